@@ -1,0 +1,107 @@
+# tcpship — `make` builds everything; see README.md for the rest.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+OUTPUT    ?= .output
+CC        ?= cc
+CLANG     ?= clang
+BPFTOOL   ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+PYTHON    ?= /usr/bin/python3
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
+
+WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wstrict-prototypes
+CFLAGS    ?= -O2 -g
+CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread -I$(OUTPUT) -Ibpf -Ishipper -Ioutputs \
+             -DTCPSHIP_VERSION='"$(VERSION)"'
+LDLIBS    := -lbpf -lelf -lz -ljson-c -lpthread
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function \
+             -I$(OUTPUT) -Ibpf
+
+SHIPPER_SRC := $(wildcard shipper/*.c)
+OUTPUT_SRC  := $(wildcard outputs/*.c)
+LIB_SRC     := $(filter-out shipper/main.c,$(SHIPPER_SRC)) $(OUTPUT_SRC)
+LIB_OBJ     := $(patsubst %.c,$(OUTPUT)/%.o,$(LIB_SRC))
+MAIN_OBJ    := $(OUTPUT)/shipper/main.o
+TRIG_SRC    := $(wildcard tests/trig/*.c)
+TRIG_BIN    := $(patsubst tests/trig/%.c,$(OUTPUT)/trig/%,$(TRIG_SRC))
+UNIT_SRC    := $(wildcard tests/unit/*.c)
+BENCH_SRC   := $(wildcard tests/bench/*.c)
+BENCH_BIN   := $(patsubst tests/bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRC))
+
+.PHONY: all deps deps-test deps-bench run test test-unit test-integration bench clean install
+
+all: tcpship $(TRIG_BIN) $(OUTPUT)/unit-tests $(BENCH_BIN)
+
+# --- kernel side: clang -> bpftool gen object -> bpftool gen skeleton ---
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)
+	@test -r $(VMLINUX_BTF) || { echo "tcpship: cannot read $(VMLINUX_BTF): the build needs a kernel with CONFIG_DEBUG_INFO_BTF=y (or set VMLINUX_BTF=FILE)" >&2; exit 1; }
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+
+$(OUTPUT)/tcpship.tmp.bpf.o: bpf/tcpship.bpf.c bpf/tcpship.h $(OUTPUT)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/tcpship.bpf.o: $(OUTPUT)/tcpship.tmp.bpf.o
+	$(BPFTOOL) gen object $@ $<
+
+$(OUTPUT)/tcpship.skel.h: $(OUTPUT)/tcpship.bpf.o
+	$(BPFTOOL) gen skeleton $< name tcpship_bpf > $@
+
+# --- user side ---
+$(OUTPUT)/%.o: %.c $(wildcard shipper/*.h outputs/*.h) bpf/tcpship.h $(OUTPUT)/tcpship.skel.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/libtcpship.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+tcpship: $(MAIN_OBJ) $(OUTPUT)/libtcpship.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(OUTPUT)/unit-tests: $(UNIT_SRC) $(OUTPUT)/libtcpship.a $(wildcard tests/unit/*.h)
+	$(CC) $(CFLAGS) -Itests/unit $(UNIT_SRC) $(OUTPUT)/libtcpship.a -o $@ $(LDLIBS)
+
+$(OUTPUT)/trig/%: tests/trig/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ -lpthread
+
+$(OUTPUT)/bench/%: tests/bench/%.c $(OUTPUT)/libtcpship.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(OUTPUT)/libtcpship.a -o $@ $(LDLIBS)
+
+$(OUTPUT):
+	mkdir -p $@
+
+# --- the README's commands ---
+deps:
+	@packaging/deps.sh build
+
+deps-test:
+	@packaging/deps.sh test
+
+deps-bench:
+	@packaging/deps.sh bench
+
+run: deps
+	$(MAKE) tcpship
+	./tcpship $(ARGS)
+
+test: deps-test
+	$(MAKE) all
+	$(PYTHON) tests/run.py $(TESTS)
+
+test-unit: all
+	$(PYTHON) tests/run.py unit
+
+bench: deps-bench
+	$(MAKE) all
+	$(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
+
+install: tcpship
+	install -D -m 0755 tcpship $(DESTDIR)/usr/sbin/tcpship
+	install -D -m 0644 packaging/tcpship.service $(DESTDIR)/lib/systemd/system/tcpship.service
+
+clean:
+	rm -rf $(OUTPUT) tcpship

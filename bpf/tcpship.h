@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The kernel/user contract: every record the BPF programs put in the ring
+ * buffer starts with struct ts_hdr. Fixed-width types only. Byte order is
+ * written beside every multi-byte field; ports are converted to host order
+ * once, in BPF. Both sides include this file; the static asserts at the end
+ * keep their idea of the layout the same.
+ */
+#ifndef TCPSHIP_H
+#define TCPSHIP_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>	/* user space; BPF gets them from vmlinux.h */
+#endif
+
+#define TS_COMM_LEN   16
+/* A DNS query is a 12-byte header, a qname of at most 255 bytes and 4 bytes
+ * of type/class: 271. 288 keeps the record 8-byte aligned. */
+#define TS_DNS_MAX    288
+#define TS_MAX_PIDS   8
+#define TS_MAX_UIDS   8
+#define TS_MAX_PORTS  8
+
+enum ts_type {
+	TS_CONNECT    = 1,
+	TS_ACCEPT     = 2,
+	TS_CLOSE      = 3,
+	TS_RETRANSMIT = 4,
+	TS_SEND       = 5,
+	TS_RECV       = 6,
+	TS_DNS        = 7,
+	TS_TYPE_MAX   = 8,	/* array bound, not a type */
+};
+
+/* The project's own family enum: AF_* values are not part of the ABI. */
+enum ts_family {
+	TS_IPV4 = 1,
+	TS_IPV6 = 2,
+};
+
+/* Which hook set produced a record. */
+enum ts_probe {
+	TS_KPROBE     = 1,
+	TS_TRACEPOINT = 2,
+};
+
+/* ts_hdr.flags */
+enum ts_flags {
+	TS_F_TASK        = 1 << 0,	/* pid, tid, uid, comm are known */
+	TS_F_SADDR       = 1 << 1,	/* saddr/sport are known (dns: socket bound) */
+	TS_F_ESTABLISHED = 1 << 2,	/* close: the flow reached ESTABLISHED */
+	TS_F_START       = 1 << 3,	/* close: duration_ns is known */
+	TS_F_LATENCY     = 1 << 4,	/* send/recv: latency_ns is known */
+	TS_F_ACTIVE      = 1 << 5,	/* close: this side connected (client) */
+	TS_F_TRUNC       = 1 << 6,	/* dns: payload longer than TS_DNS_MAX */
+};
+
+/* Common header of every record: 80 bytes. */
+struct ts_hdr {
+	__u64 ts_ns;		/* CLOCK_BOOTTIME, nanoseconds */
+	__u16 size;		/* size of the whole record in bytes */
+	__u8  type;		/* enum ts_type */
+	__u8  probe;		/* enum ts_probe */
+	__u8  family;		/* enum ts_family */
+	__u8  state;		/* TCP state (kernel numbering) where useful */
+	__u16 flags;		/* enum ts_flags */
+	__u32 pid;		/* tgid, init pid namespace */
+	__u32 tid;
+	__u32 uid;		/* init user namespace */
+	__u16 sport;		/* host byte order */
+	__u16 dport;		/* host byte order */
+	char  comm[TS_COMM_LEN];	/* task name, any bytes, NUL padded */
+	__u8  saddr[16];	/* network byte order; IPv4 in the first 4 bytes */
+	__u8  daddr[16];	/* network byte order; IPv4 in the first 4 bytes */
+};
+
+/* connect, accept, close, retransmit, send, recv */
+struct ts_event {
+	struct ts_hdr h;
+	union {
+		struct {
+			__u64 duration_ns;	/* valid with TS_F_START */
+			__u64 bytes_sent;	/* tcp_sock.bytes_acked */
+			__u64 bytes_received;	/* tcp_sock.bytes_received */
+			__u32 retransmits;	/* tcp_sock.total_retrans */
+			__u16 error;		/* errno (positive), 0 if none */
+			__u8  oldstate;		/* state before CLOSE */
+			__u8  _pad;
+		} close;
+		struct {
+			__u64 bytes;		/* return value of the call */
+			__u64 latency_ns;	/* valid with TS_F_LATENCY */
+			__u64 _pad[2];
+		} io;
+	};
+};
+
+/* dns: the start of the UDP payload of a query sent to port 53 */
+struct ts_dns {
+	struct ts_hdr h;
+	__u16 len;		/* bytes captured in payload */
+	__u16 _pad[3];
+	__u32 total;		/* length of the whole datagram */
+	__u32 _pad2;
+	__u8  payload[TS_DNS_MAX];
+};
+
+/* Index of the per-CPU counters map. */
+enum ts_counter {
+	TS_CNT_DROP_BASE   = 0,		/* + type: ring buffer full */
+	TS_CNT_FLOW_FULL   = TS_TYPE_MAX,	/* flow table update failed */
+	TS_CNT_MAX,
+};
+
+#define TS_CHECK_SIZE(t, n) _Static_assert(sizeof(t) == (n), #t " changed size: update both sides")
+TS_CHECK_SIZE(struct ts_hdr, 80);
+TS_CHECK_SIZE(struct ts_event, 80 + 32);
+TS_CHECK_SIZE(struct ts_dns, 80 + 16 + TS_DNS_MAX);
+
+#endif

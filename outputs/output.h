@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The output interface. A sink receives batches of already-encoded lines
+ * and knows nothing about BPF. The shipper core (shipper/fanout.c) gives
+ * every sink its own bounded queue and worker thread, retries what a sink
+ * classifies as retryable, and counts every drop.
+ *
+ * Adding a sink: one file here defining a `const struct ts_output_ops`, and
+ * one line in outputs/outputs.c.
+ */
+#ifndef TS_OUTPUT_H
+#define TS_OUTPUT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tcpship.h"
+
+/* One event in a batch: where its line is, plus what formatters that need
+ * single fields (syslog structured data, index dates) read without
+ * re-parsing the JSON. */
+struct ts_rec {
+	uint32_t off;		/* line in batch->data */
+	uint32_t len;		/* including the final '\n' */
+	uint64_t seq;
+	uint64_t time_ns;	/* wall clock */
+	struct ts_hdr hdr;	/* the kernel record's header, as received */
+};
+
+/* Immutable once published; shared by all sinks, freed by the last one. */
+struct ts_batch {
+	atomic_int refs;
+	uint32_t n, cap_n;
+	size_t len, cap;
+	struct ts_rec *recs;
+	char *data;
+};
+
+struct ts_batch *ts_batch_new(size_t cap_bytes, uint32_t cap_n);
+void ts_batch_get(struct ts_batch *b);
+void ts_batch_put(struct ts_batch *b);
+
+/* What a write did; the core acts on it. 0 is success on purpose. */
+enum ts_out_result {
+	TS_OUT_OK = 0,
+	TS_OUT_RETRY,		/* transient: the core retries with backoff */
+	TS_OUT_DROP,		/* permanent for these events: counted, not retried */
+	TS_OUT_FATAL,		/* the sink is gone (stdout closed): stop using it */
+};
+
+struct ts_output;
+
+/* A growable byte buffer for formatters. */
+struct ts_buf {
+	char *p;
+	size_t len, cap;
+};
+int ts_buf_reserve(struct ts_buf *b, size_t more);
+int ts_buf_append(struct ts_buf *b, const void *s, size_t n);
+void ts_buf_free(struct ts_buf *b);
+
+struct ts_output_ops {
+	const char *type;		/* "stdout", "file", ... */
+	/* Does this -o SPEC belong to this sink? */
+	bool (*match)(const char *spec);
+	/* Parse the spec, open what is needed. On error return -errno and
+	 * write one line (no prefix, no newline) into err. */
+	int (*open)(struct ts_output *o, const char *spec, char *err, size_t errlen);
+	/* Send recs [from, from + n) of b. May keep bytes pending (buffered). */
+	enum ts_out_result (*write)(struct ts_output *o, const struct ts_batch *b,
+				    uint32_t from, uint32_t n);
+	/* Push out whatever is pending; called when the queue goes idle and
+	 * before close. */
+	enum ts_out_result (*flush)(struct ts_output *o);
+	/* SIGHUP: reopen files (logrotate). Optional. */
+	void (*reopen)(struct ts_output *o);
+	void (*close)(struct ts_output *o);
+	/* The exact bytes write() would send for these records, for tests
+	 * and --dry-run. */
+	int (*format)(struct ts_output *o, const struct ts_batch *b, uint32_t from,
+		      uint32_t n, struct ts_buf *out);
+	/* Defaults of the queue policy for this kind of sink. */
+	bool default_drop_when_full;
+};
+
+struct ts_output {
+	const struct ts_output_ops *ops;
+	void *priv;		/* the sink's own state */
+	char name[64];		/* for messages and counters */
+};
+
+/* the table: outputs/outputs.c */
+extern const struct ts_output_ops *const ts_output_table[];
+const struct ts_output_ops *ts_output_find(const char *spec);
+
+#endif

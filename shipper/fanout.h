@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Fan-out: every published batch goes to every sink. Each sink has its own
+ * bounded queue (in events) and worker thread, so a stalled sink delays no
+ * other and never the ring-buffer reader unless its policy says "block".
+ */
+#ifndef TS_FANOUT_H
+#define TS_FANOUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "output.h"
+
+enum ts_when_full {
+	TS_FULL_DEFAULT = 0,	/* the sink's own default */
+	TS_FULL_BLOCK,		/* back-pressure on the reader (ends as counted kernel drops) */
+	TS_FULL_DROP,		/* drop the new events, counted */
+};
+
+struct ts_queue_opts {
+	uint64_t max_events;		/* 0: default (100000) */
+	enum ts_when_full when_full;
+	uint64_t idle_flush_ns;		/* 0: default (200 ms) */
+	uint64_t retry_base_ns;		/* 0: default (100 ms) */
+	uint64_t retry_max_ns;		/* 0: default (30 s) */
+};
+
+struct ts_sink_stats {
+	char name[64];
+	uint64_t queued;		/* events waiting now */
+	uint64_t events_out;		/* delivered */
+	uint64_t dropped_full;		/* queue full, policy drop */
+	uint64_t dropped_error;		/* rejected by the sink (permanent error) */
+	uint64_t dropped_exit;		/* still undelivered at the exit deadline */
+	uint64_t retries;		/* write attempts that were retried */
+	bool dead;
+};
+
+struct ts_fanout;
+
+struct ts_fanout *ts_fanout_new(void);
+/* Open a sink from a -o spec. On error returns -errno with one line in err. */
+int ts_fanout_add(struct ts_fanout *f, const char *spec, const struct ts_queue_opts *q,
+		  char *err, size_t errlen);
+int ts_fanout_start(struct ts_fanout *f);
+/* Hand a batch to every sink; consumes the caller's reference. */
+void ts_fanout_publish(struct ts_fanout *f, struct ts_batch *b);
+/* False once every sink is gone (e.g. stdout's reader exited). */
+bool ts_fanout_alive(const struct ts_fanout *f);
+void ts_fanout_reopen(struct ts_fanout *f);
+/* Deliver what is queued, flush, close; give up at deadline (CLOCK_MONOTONIC
+ * ns) and count what is left as dropped at exit. */
+void ts_fanout_stop(struct ts_fanout *f, uint64_t deadline_ns);
+int ts_fanout_count(const struct ts_fanout *f);
+void ts_fanout_stats(const struct ts_fanout *f, int i, struct ts_sink_stats *s);
+void ts_fanout_free(struct ts_fanout *f);
+
+#endif

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * tcpship: options -> outputs -> probes (open, configure, load, attach) ->
+ * ring buffer -> poll loop -> detach, drain, flush -> report.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "encode.h"
+#include "fanout.h"
+#include "options.h"
+#include "probes.h"
+#include "reader.h"
+#include "util.h"
+
+#define EXIT_USAGE 2
+#define FLUSH_DEADLINE_NS (5 * 1000000000ULL)
+
+static volatile sig_atomic_t stop_requested, reopen_requested;
+
+static void on_stop(int sig)
+{
+	stop_requested = sig;
+}
+
+static void on_hup(int sig)
+{
+	reopen_requested = 1;
+}
+
+static void make_agent_id(char out[40])
+{
+	unsigned char b[16];
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
+		uint64_t t = ts_now_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
+
+		for (int i = 0; i < 16; i++)
+			b[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 37);
+	}
+	b[6] = (b[6] & 0x0f) | 0x40;	/* UUID version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
+	snprintf(out, 40,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+		 b[12], b[13], b[14], b[15]);
+}
+
+static void report(FILE *f, const char *what, const struct ts_reader *r,
+		   const struct ts_probes *p, const struct ts_fanout *fan)
+{
+	uint64_t cnt[TS_CNT_MAX] = {}, total = 0, lost = 0;
+
+	ts_probes_counters(p, cnt);
+	for (unsigned t = 1; t < TS_TYPE_MAX; t++) {
+		total += r->events[t];
+		lost += cnt[TS_CNT_DROP_BASE + t];
+	}
+	fprintf(f, "tcpship: %s: events=%llu", what, (unsigned long long)total);
+	for (unsigned t = 1; t < TS_TYPE_MAX; t++)
+		if (r->events[t] || cnt[TS_CNT_DROP_BASE + t])
+			fprintf(f, " %s=%llu", ts_type_name(t), (unsigned long long)r->events[t]);
+	fprintf(f, " lost_kernel=%llu", (unsigned long long)lost);
+	for (unsigned t = 1; t < TS_TYPE_MAX; t++)
+		if (cnt[TS_CNT_DROP_BASE + t])
+			fprintf(f, " lost_kernel_%s=%llu", ts_type_name(t),
+				(unsigned long long)cnt[TS_CNT_DROP_BASE + t]);
+	fprintf(f, " malformed=%llu nomem=%llu flow_table_full=%llu",
+		(unsigned long long)r->malformed, (unsigned long long)r->nomem,
+		(unsigned long long)cnt[TS_CNT_FLOW_FULL]);
+	for (int i = 0; i < ts_fanout_count(fan); i++) {
+		struct ts_sink_stats s;
+
+		ts_fanout_stats(fan, i, &s);
+		fprintf(f, " | %s: out=%llu queued=%llu dropped_full=%llu dropped_error=%llu "
+			   "dropped_exit=%llu retries=%llu%s",
+			s.name, (unsigned long long)s.events_out, (unsigned long long)s.queued,
+			(unsigned long long)s.dropped_full, (unsigned long long)s.dropped_error,
+			(unsigned long long)s.dropped_exit, (unsigned long long)s.retries,
+			s.dead ? " (closed)" : "");
+	}
+	fputc('\n', f);
+	fflush(f);
+}
+
+int main(int argc, char **argv)
+{
+	struct ts_options o;
+	struct ts_probes probes = {};
+	struct ts_reader reader = {};
+	struct ts_fanout *fan = NULL;
+	struct ts_queue_opts q = {};
+	char err[512], host[256] = "", agent_id[40];
+	uint64_t end_ns = 0, next_stats = 0;
+	struct sigaction sa = {};
+	int rc = 0, poll_ms;
+
+	ts_options_init(&o);
+	switch (ts_options_parse(&o, argc, argv, err, sizeof(err))) {
+	case TS_PARSE_EXIT:
+		return 0;
+	case TS_PARSE_ERROR:
+		fprintf(stderr, "tcpship: %s\n", err);
+		return EXIT_USAGE;
+	case TS_PARSE_OK:
+		break;
+	}
+	if (ts_probes_preflight(&o, err, sizeof(err))) {
+		fprintf(stderr, "tcpship: %s\n", err);
+		return 1;
+	}
+	if (o.list_probes)
+		return ts_probes_list(&o, stdout) ? 1 : 0;
+
+	/* outputs first: a bad -o is a usage error, and nothing is loaded yet */
+	fan = ts_fanout_new();
+	if (!fan) {
+		fprintf(stderr, "tcpship: out of memory\n");
+		return 1;
+	}
+	if (!o.n_outputs)
+		o.outputs[o.n_outputs++] = "stdout";
+	for (int i = 0; i < o.n_outputs; i++) {
+		rc = ts_fanout_add(fan, o.outputs[i], &q, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "tcpship: --output %s: %s\n", o.outputs[i], err);
+			ts_fanout_free(fan);
+			return rc == -EINVAL ? EXIT_USAGE : 1;
+		}
+	}
+
+	rc = ts_probes_start(&probes, &o, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "tcpship: %s\n", err);
+		rc = 1;
+		goto cleanup_fan;
+	}
+	ts_probes_describe(&probes, stderr);
+
+	gethostname(host, sizeof(host) - 1);
+	make_agent_id(agent_id);
+	rc = ts_reader_init(&reader, ts_probes_ringbuf_fd(&probes), fan, host, agent_id, o.format,
+			    o.summary_n);
+	if (rc) {
+		fprintf(stderr, "tcpship: cannot set up the ring buffer reader: %s\n",
+			strerror(-rc));
+		rc = 1;
+		goto cleanup;
+	}
+
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* a closed stdout is an EPIPE we handle */
+
+	rc = ts_fanout_start(fan);
+	if (rc) {
+		fprintf(stderr, "tcpship: cannot start output threads: %s\n", strerror(-rc));
+		rc = 1;
+		goto cleanup;
+	}
+	if (o.format == TS_FMT_TEXT) {
+		fputs(ts_text_header(), stdout);
+		fflush(stdout);
+	}
+	fprintf(stderr, "tcpship: ready: pid %d, agent_id %s, %d output%s\n", getpid(), agent_id,
+		o.n_outputs, o.n_outputs == 1 ? "" : "s");
+
+	if (o.duration_ns)
+		end_ns = ts_now_ns(CLOCK_MONOTONIC) + o.duration_ns;
+	if (o.stats_interval_ns)
+		next_stats = ts_now_ns(CLOCK_MONOTONIC) + o.stats_interval_ns;
+	/* without per-record wake-ups the reader must look on its own */
+	poll_ms = o.wakeup_bytes ? 10 : 100;
+	while (!stop_requested) {
+		uint64_t now;
+		int n = ts_reader_poll(&reader, poll_ms);
+
+		if (n < 0 && n != -EINTR) {
+			fprintf(stderr, "tcpship: reading the ring buffer failed: %s\n",
+				strerror(-n));
+			rc = 1;
+			break;
+		}
+		if (reopen_requested) {
+			reopen_requested = 0;
+			ts_fanout_reopen(fan);
+		}
+		if (!ts_fanout_alive(fan)) {
+			if (o.verbose)
+				fprintf(stderr, "tcpship: every output is closed; stopping\n");
+			break;
+		}
+		now = ts_now_ns(CLOCK_MONOTONIC);
+		if (next_stats && now >= next_stats) {
+			report(stderr, "stats", &reader, &probes, fan);
+			next_stats = now + o.stats_interval_ns;
+		}
+		if (end_ns && now >= end_ns)
+			break;
+	}
+
+	/* no new records, then everything the ring buffer still holds */
+	ts_probes_detach(&probes);
+	ts_reader_drain(&reader);
+	ts_fanout_stop(fan, ts_now_ns(CLOCK_MONOTONIC) + FLUSH_DEADLINE_NS);
+	if (reader.summary)
+		ts_summary_print(reader.summary, o.summary_n, stderr);
+	report(stderr, "exit", &reader, &probes, fan);
+
+cleanup:
+	ts_reader_free(&reader);
+	ts_probes_destroy(&probes);
+cleanup_fan:
+	ts_fanout_free(fan);
+	return rc;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Command line. Parsing is pure: errors come back as one line of text. */
+#ifndef TS_OPTIONS_H
+#define TS_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tcpship.h"
+
+#define TS_MAX_OUTPUTS 32
+
+enum ts_probes_mode {
+	TS_PROBES_AUTO = 0,
+	TS_PROBES_KPROBE,
+	TS_PROBES_TRACEPOINT,
+};
+
+enum ts_format {
+	TS_FMT_JSON = 0,
+	TS_FMT_TEXT,
+};
+
+struct ts_options {
+	uint32_t type_mask;		/* 1 << enum ts_type */
+	uint32_t pids[TS_MAX_PIDS], n_pids;
+	uint32_t uids[TS_MAX_UIDS], n_uids;
+	uint16_t ports[TS_MAX_PORTS];
+	uint32_t n_ports;
+	uint8_t family;			/* enum ts_family, 0: both */
+	bool has_comm;
+	char comm[TS_COMM_LEN];
+	uint64_t min_latency_ns;
+	uint64_t duration_ns;		/* 0: run until signalled */
+	unsigned summary_n;
+	enum ts_probes_mode probes;
+	bool list_probes;
+	uint64_t stats_interval_ns;	/* 0: off */
+	int verbose;
+	enum ts_format format;
+	const char *btf_path;		/* NULL: the running kernel's */
+	uint64_t ringbuf_size;
+	uint32_t max_flows;
+	uint64_t wakeup_bytes;		/* 0: wake the reader per record */
+	const char *outputs[TS_MAX_OUTPUTS];
+	int n_outputs;
+};
+
+#define TS_DEFAULT_TYPES ((1u << TS_CONNECT) | (1u << TS_ACCEPT) | (1u << TS_CLOSE) | \
+			  (1u << TS_RETRANSMIT) | (1u << TS_DNS))
+
+enum ts_parse_result {
+	TS_PARSE_OK = 0,	/* run */
+	TS_PARSE_EXIT = 1,	/* --help/--version printed: exit 0 */
+	TS_PARSE_ERROR = 2,	/* err holds one line: exit 2 */
+};
+
+void ts_options_init(struct ts_options *o);
+enum ts_parse_result ts_options_parse(struct ts_options *o, int argc, char **argv,
+				      char *err, size_t errlen);
+/* "connect,close" -> mask; 0 and a message on error */
+int ts_parse_events(const char *list, uint32_t *mask, char *err, size_t errlen);
+void ts_usage(FILE *f);
+
+#endif

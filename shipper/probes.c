@@ -1,0 +1,652 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "probes.h"
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/capability.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "encode.h"
+#include "tcpship.skel.h"
+#include "util.h"
+
+#define T(x) (1u << (x))
+
+struct hook_set {
+	const char *progs[4];	/* BPF program names (bpf/tcpship.bpf.c) */
+	const char *desc;	/* what it hooks, for people */
+	const char *note;	/* what this set cannot give, or NULL */
+};
+
+static const struct group {
+	const char *name;
+	uint32_t needed_by;	/* event types that need this group */
+	struct hook_set set[2];
+} groups[TS_G_MAX] = {
+	[TS_G_STATE] = { "state", T(TS_CONNECT) | T(TS_ACCEPT) | T(TS_CLOSE) | T(TS_RETRANSMIT), {
+		{ { "kp_state" }, "kprobe tcp_set_state", NULL },
+		{ { "tp_state" }, "tp_btf inet_sock_set_state", NULL },
+	} },
+	[TS_G_CONNECT] = { "connect", T(TS_CONNECT), {
+		{ { "kp_connect" }, "kprobe tcp_connect", NULL },
+		{ { "tp_connect" }, "tracepoint sys_exit_connect + inet_sock_set_state",
+		  "sent when connect() returns and the local port is known" },
+	} },
+	[TS_G_ACCEPT] = { "accept", T(TS_ACCEPT), {
+		{ { "kp_accept" }, "kretprobe inet_csk_accept", NULL },
+		{ { "tp_accept", "tp_accept4" }, "tracepoint sys_exit_accept, sys_exit_accept4",
+		  "accepts made outside accept(2)/accept4(2), e.g. io_uring, are not seen; "
+		  "their close events carry no pid" },
+	} },
+	[TS_G_RETRANSMIT] = { "retransmit", T(TS_RETRANSMIT), {
+		{ { "kp_retransmit" }, "kprobe tcp_retransmit_skb", NULL },
+		{ { "tp_retransmit" }, "tp_btf tcp_retransmit_skb", NULL },
+	} },
+	[TS_G_SEND] = { "send", T(TS_SEND), {
+		{ { "kp_send", "kr_send" }, "kprobe+kretprobe tcp_sendmsg", NULL },
+		{ { "tp_send", "tp_sys_enter" }, "tp_btf sock_send_length + raw_tp sys_enter",
+		  "latency_ns counts from the syscall's entry; absent for io_uring" },
+	} },
+	[TS_G_RECV] = { "recv", T(TS_RECV), {
+		{ { "kp_recv", "kr_recv" }, "kprobe+kretprobe tcp_recvmsg", NULL },
+		{ { "tp_recv", "tp_sys_enter" }, "tp_btf sock_recv_length + raw_tp sys_enter",
+		  "latency_ns counts from the syscall's entry; absent for io_uring" },
+	} },
+	[TS_G_DNS] = { "dns", T(TS_DNS), {
+		{ { "kp_dns4", "kp_dns6" }, "kprobe udp_sendmsg, udpv6_sendmsg", NULL },
+		{ { "tp_dns_sendto", "tp_dns_sendmsg", "tp_dns_sendmmsg" },
+		  "tracepoint sys_enter_sendto, sys_enter_sendmsg, sys_enter_sendmmsg",
+		  "queries sent with write(2) on a connected socket (Go's resolver) are not seen" },
+	} },
+};
+
+static const char *const set_names[] = { "kprobe", "tracepoint", "none" };
+
+/* event type -> the groups it needs */
+static uint32_t groups_for(unsigned type)
+{
+	switch (type) {
+	case TS_CONNECT: return T(TS_G_CONNECT) | T(TS_G_STATE);
+	case TS_ACCEPT: return T(TS_G_ACCEPT) | T(TS_G_STATE);
+	case TS_CLOSE: return T(TS_G_STATE);
+	case TS_RETRANSMIT: return T(TS_G_RETRANSMIT) | T(TS_G_STATE);
+	case TS_SEND: return T(TS_G_SEND);
+	case TS_RECV: return T(TS_G_RECV);
+	case TS_DNS: return T(TS_G_DNS);
+	}
+	return 0;
+}
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* ---- preflight ---- */
+
+static bool has_cap(const struct __user_cap_data_struct d[2], int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+int ts_probes_preflight(const struct ts_options *o, char *err, size_t errlen)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+	const char *btf = o->btf_path ? o->btf_path : "/sys/kernel/btf/vmlinux";
+
+	if (syscall(SYS_capget, &h, d))
+		return fail(err, errlen, -errno, "cannot read own capabilities: %s",
+			    strerror(errno));
+	if (!has_cap(d, CAP_SYS_ADMIN) && !(has_cap(d, CAP_BPF) && has_cap(d, CAP_PERFMON)))
+		return fail(err, errlen, -EPERM,
+			    "needs root, or CAP_BPF and CAP_PERFMON, to load BPF programs "
+			    "(running as uid %u without them)", getuid());
+	if (access(btf, R_OK))
+		return fail(err, errlen, -ENOENT,
+			    o->btf_path ? "cannot read BTF file %s: %s"
+					: "no kernel BTF at %s (%s): the kernel needs "
+					  "CONFIG_DEBUG_INFO_BTF=y, or give --btf FILE",
+			    btf, strerror(errno));
+	return 0;
+}
+
+/* ---- what can attach here ---- */
+
+struct env {
+	bool probed_kprobes, kprobes;
+	char kprobes_why[200];
+	bool probed_tracefs, tracefs;
+	char tracefs_root[64];
+	char tracefs_why[200];
+	struct btf *btf;
+	/* kprobe targets of the object, and whether /proc/kallsyms has them */
+	char *fn[32];
+	bool fn_found[32];
+	int n_fn;
+	bool kallsyms_read;
+};
+
+static void env_kprobes(struct env *e)
+{
+	if (e->probed_kprobes)
+		return;
+	e->probed_kprobes = true;
+	/* libbpf attaches through the kprobe PMU, or the legacy kprobe_events
+	 * file; a kernel without CONFIG_KPROBES has neither */
+	if (!access("/sys/bus/event_source/devices/kprobe/type", F_OK) ||
+	    !access("/sys/kernel/tracing/kprobe_events", F_OK) ||
+	    !access("/sys/kernel/debug/tracing/kprobe_events", F_OK)) {
+		e->kprobes = true;
+		return;
+	}
+	snprintf(e->kprobes_why, sizeof(e->kprobes_why),
+		 "kprobes are not available on this kernel (no kprobe PMU in "
+		 "/sys/bus/event_source/devices, no kprobe_events in tracefs: CONFIG_KPROBES off)");
+}
+
+static void env_tracefs(struct env *e)
+{
+	if (e->probed_tracefs)
+		return;
+	e->probed_tracefs = true;
+	if (!access("/sys/kernel/tracing/events", F_OK)) {
+		snprintf(e->tracefs_root, sizeof(e->tracefs_root), "/sys/kernel/tracing");
+	} else if (!access("/sys/kernel/debug/tracing/events", F_OK)) {
+		snprintf(e->tracefs_root, sizeof(e->tracefs_root), "/sys/kernel/debug/tracing");
+	} else if (!mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
+		/* libbpf finds tracepoint ids there; leaving it mounted is what
+		 * systemd does too */
+		snprintf(e->tracefs_root, sizeof(e->tracefs_root), "/sys/kernel/tracing");
+		fprintf(stderr, "tcpship: mounted tracefs on /sys/kernel/tracing "
+				"(syscall tracepoints need it)\n");
+	} else {
+		snprintf(e->tracefs_why, sizeof(e->tracefs_why),
+			 "tracefs is not mounted and mounting it on /sys/kernel/tracing failed: %s",
+			 strerror(errno));
+		return;
+	}
+	e->tracefs = true;
+}
+
+/* One pass over /proc/kallsyms for every kprobe target of the object. */
+static void env_kallsyms(struct env *e, struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+	char line[512];
+	FILE *f;
+
+	if (e->kallsyms_read)
+		return;
+	e->kallsyms_read = true;
+	bpf_object__for_each_program(prog, obj) {
+		const char *sec = bpf_program__section_name(prog);
+
+		if ((!strncmp(sec, "kprobe/", 7) || !strncmp(sec, "kretprobe/", 10)) &&
+		    e->n_fn < (int)TS_ARRAY_SIZE(e->fn))
+			e->fn[e->n_fn++] = strdup(strchr(sec, '/') + 1);
+	}
+	f = fopen("/proc/kallsyms", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char type, name[256];
+
+		if (sscanf(line, "%*s %c %255s", &type, name) != 2 || (type != 't' && type != 'T'))
+			continue;
+		for (int i = 0; i < e->n_fn; i++)
+			if (e->fn[i] && !strcmp(name, e->fn[i]))
+				e->fn_found[i] = true;
+	}
+	fclose(f);
+}
+
+static bool kallsyms_has(const struct env *e, const char *fn)
+{
+	for (int i = 0; i < e->n_fn; i++)
+		if (e->fn[i] && !strcmp(e->fn[i], fn))
+			return e->fn_found[i];
+	return false;
+}
+
+static void env_init(struct env *e, const struct ts_options *o)
+{
+	memset(e, 0, sizeof(*e));
+	e->btf = o->btf_path ? btf__parse(o->btf_path, NULL) : btf__load_vmlinux_btf();
+}
+
+static void env_free(struct env *e)
+{
+	btf__free(e->btf);
+	for (int i = 0; i < e->n_fn; i++)
+		free(e->fn[i]);
+}
+
+/* Is the hook behind section `sec` there on this kernel? If not, why. */
+static bool sec_available(struct env *e, struct bpf_object *obj, const char *sec, char *why,
+			  size_t n)
+{
+	const char *slash = strchr(sec, '/');
+	const char *name = slash ? slash + 1 : "";
+	char buf[160];
+
+	if (!strncmp(sec, "kprobe/", 7) || !strncmp(sec, "kretprobe/", 10)) {
+		env_kprobes(e);
+		if (!e->kprobes) {
+			snprintf(why, n, "%s", e->kprobes_why);
+			return false;
+		}
+		env_kallsyms(e, obj);
+		if (!kallsyms_has(e, name)) {
+			snprintf(why, n, "function %s is not in /proc/kallsyms on this kernel", name);
+			return false;
+		}
+		return true;
+	}
+	if (!strncmp(sec, "tp_btf/", 7) || !strncmp(sec, "raw_tp/", 7)) {
+		if (!e->btf) {
+			snprintf(why, n, "kernel BTF could not be read");
+			return false;
+		}
+		snprintf(buf, sizeof(buf), "btf_trace_%s", name);
+		if (btf__find_by_name_kind(e->btf, buf, BTF_KIND_TYPEDEF) < 0) {
+			snprintf(why, n, "tracepoint %s does not exist on this kernel", name);
+			return false;
+		}
+		return true;
+	}
+	if (!strncmp(sec, "tracepoint/", 11)) {
+		env_tracefs(e);
+		if (!e->tracefs) {
+			snprintf(why, n, "%s", e->tracefs_why);
+			return false;
+		}
+		snprintf(buf, sizeof(buf), "%s/events/%s", e->tracefs_root, name);
+		if (access(buf, F_OK)) {
+			snprintf(why, n, "tracepoint %s does not exist on this kernel%s", name,
+				 strstr(name, "syscalls/") ? " (CONFIG_FTRACE_SYSCALLS off?)" : "");
+			return false;
+		}
+		return true;
+	}
+	snprintf(why, n, "unknown section %s", sec);
+	return false;
+}
+
+static bool set_available(struct env *e, struct bpf_object *obj, int g, int s, char *why,
+			  size_t n)
+{
+	for (int i = 0; i < 4 && groups[g].set[s].progs[i]; i++) {
+		struct bpf_program *prog =
+			bpf_object__find_program_by_name(obj, groups[g].set[s].progs[i]);
+
+		if (!prog) {
+			snprintf(why, n, "program %s missing from the BPF object",
+				 groups[g].set[s].progs[i]);
+			return false;
+		}
+		if (!sec_available(e, obj, bpf_program__section_name(prog), why, n))
+			return false;
+	}
+	return true;
+}
+
+/* ---- open, configure, load, attach ---- */
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return 0;
+}
+
+static int libbpf_warn(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	fputs("libbpf: ", stderr);
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int libbpf_all(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	fputs("libbpf: ", stderr);
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void set_libbpf_print(int verbose)
+{
+	libbpf_set_print(verbose >= 2 ? libbpf_all : verbose ? libbpf_warn : libbpf_quiet);
+}
+
+static struct tcpship_bpf *open_skel(const struct ts_options *o, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
+	struct tcpship_bpf *skel = tcpship_bpf__open_opts(&oo);
+	struct bpf_program *prog;
+
+	if (!skel) {
+		fail(err, errlen, -errno, "cannot open the BPF object: %s", strerror(errno));
+		return NULL;
+	}
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, false);
+	return skel;
+}
+
+static void configure(struct tcpship_bpf *skel, const struct ts_options *o, uint32_t mask,
+		      bool connect_tp)
+{
+	static const int io_syscalls[] = {
+		SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_sendto, SYS_recvfrom,
+		SYS_sendmsg, SYS_recvmsg, SYS_sendmmsg, SYS_recvmmsg,
+	};
+	struct tcpship_bpf__rodata *r = skel->rodata;
+
+	r->type_mask = mask;
+	r->self_pid = (uint32_t)getpid();
+	r->n_pids = o->n_pids;
+	memcpy((void *)r->pids, o->pids, sizeof(o->pids));
+	r->n_uids = o->n_uids;
+	memcpy((void *)r->uids, o->uids, sizeof(o->uids));
+	r->n_ports = o->n_ports;
+	memcpy((void *)r->ports, o->ports, sizeof(o->ports));
+	r->only_family = o->family;
+	r->has_comm = o->has_comm;
+	memcpy((void *)r->only_comm, o->comm, sizeof(o->comm));
+	r->min_latency_ns = o->min_latency_ns;
+	r->wakeup_bytes = (uint32_t)o->wakeup_bytes;
+	r->connect_tp = connect_tp;
+	r->n_io_syscalls = TS_ARRAY_SIZE(io_syscalls);
+	for (size_t i = 0; i < TS_ARRAY_SIZE(io_syscalls); i++)
+		((int32_t *)r->io_syscalls)[i] = io_syscalls[i];
+	bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_size);
+	bpf_map__set_max_entries(skel->maps.flows, o->max_flows);
+}
+
+static int enable_set(struct tcpship_bpf *skel, int g, int s)
+{
+	for (int i = 0; i < 4 && groups[g].set[s].progs[i]; i++) {
+		struct bpf_program *prog =
+			bpf_object__find_program_by_name(skel->obj, groups[g].set[s].progs[i]);
+
+		if (!prog)
+			return -ENOENT;
+		bpf_program__set_autoload(prog, true);
+	}
+	return 0;
+}
+
+static int attach_set(struct ts_probes *p, int g, int s, char *err, size_t errlen)
+{
+	for (int i = 0; i < 4 && groups[g].set[s].progs[i]; i++) {
+		const char *name = groups[g].set[s].progs[i];
+		struct bpf_program *prog = bpf_object__find_program_by_name(p->skel->obj, name);
+		struct bpf_link *link;
+		bool dup = false;
+
+		/* raw_tp sys_enter serves both send and recv */
+		for (int k = 0; k < p->n_links; k++)
+			if (p->linked[k] == prog)
+				dup = true;
+		if (dup)
+			continue;
+		link = bpf_program__attach(prog);
+		if (!link) {
+			int rc = -errno;
+
+			return fail(err, errlen, rc, "%s: %s (%s) cannot attach: %s",
+				    groups[g].name, groups[g].set[s].desc,
+				    bpf_program__section_name(prog), strerror(-rc));
+		}
+		if (p->n_links == (int)TS_ARRAY_SIZE(p->links)) {
+			bpf_link__destroy(link);
+			return fail(err, errlen, -E2BIG, "too many links");
+		}
+		p->linked[p->n_links] = prog;
+		p->links[p->n_links++] = link;
+	}
+	return 0;
+}
+
+static void unload(struct ts_probes *p)
+{
+	ts_probes_detach(p);
+	tcpship_bpf__destroy(p->skel);
+	p->skel = NULL;
+}
+
+int ts_probes_start(struct ts_probes *p, const struct ts_options *o, char *err, size_t errlen)
+{
+	bool kprobe_failed[TS_G_MAX] = {};
+	struct env e;
+	int rc = 0;
+
+	memset(p, 0, sizeof(*p));
+	set_libbpf_print(o->verbose);
+	env_init(&e, o);
+
+	for (int round = 0; round < 3; round++) {
+		uint32_t need = 0, mask = o->type_mask;
+		char why[TS_G_MAX][256];
+
+		p->skel = open_skel(o, err, errlen);
+		if (!p->skel) {
+			rc = -EINVAL;
+			goto out;
+		}
+		for (unsigned t = 1; t < TS_TYPE_MAX; t++)
+			if (mask & T(t))
+				need |= groups_for(t);
+		/* choose a set per group */
+		for (int g = 0; g < TS_G_MAX; g++) {
+			p->chosen[g] = TS_SET_NONE;
+			why[g][0] = 0;
+			if (!(need & T(g)))
+				continue;
+			if (o->probes != TS_PROBES_TRACEPOINT && !kprobe_failed[g] &&
+			    set_available(&e, p->skel->obj, g, TS_SET_KPROBE, why[g], sizeof(why[g])))
+				p->chosen[g] = TS_SET_KPROBE;
+			else if (o->probes == TS_PROBES_KPROBE) {
+				rc = fail(err, errlen, -ENOTSUP,
+					  "--probes kprobe: %s: %s cannot attach: %s", groups[g].name,
+					  groups[g].set[TS_SET_KPROBE].desc, why[g]);
+				goto out;
+			} else if (set_available(&e, p->skel->obj, g, TS_SET_TP, why[g],
+						 sizeof(why[g])))
+				p->chosen[g] = TS_SET_TP;
+			else if (o->probes == TS_PROBES_TRACEPOINT) {
+				rc = fail(err, errlen, -ENOTSUP,
+					  "--probes tracepoint: %s: %s cannot attach: %s",
+					  groups[g].name, groups[g].set[TS_SET_TP].desc, why[g]);
+				goto out;
+			}
+		}
+		/* drop the events whose hooks are all missing, and say so */
+		for (unsigned t = 1; t < TS_TYPE_MAX; t++) {
+			uint32_t gs = groups_for(t);
+
+			if (!(mask & T(t)))
+				continue;
+			for (int g = 0; g < TS_G_MAX; g++)
+				if ((gs & T(g)) && p->chosen[g] == TS_SET_NONE) {
+					if (round == 0)
+						fprintf(stderr,
+							"tcpship: %s events are not available here: "
+							"%s: %s\n",
+							ts_type_name(t), groups[g].name, why[g]);
+					mask &= ~T(t);
+					break;
+				}
+		}
+		if (!mask) {
+			rc = fail(err, errlen, -ENOTSUP,
+				  "none of the requested events can be traced on this kernel");
+			goto out;
+		}
+		p->type_mask = mask;
+		for (int g = 0; g < TS_G_MAX; g++)
+			if (p->chosen[g] != TS_SET_NONE)
+				enable_set(p->skel, g, p->chosen[g]);
+		configure(p->skel, o, mask, p->chosen[TS_G_CONNECT] == TS_SET_TP);
+		rc = tcpship_bpf__load(p->skel);
+		if (rc) {
+			rc = fail(err, errlen, rc,
+				  "loading the BPF programs failed: %s (-vv shows the verifier's log)",
+				  strerror(-rc));
+			goto out;
+		}
+		rc = 0;
+		for (int g = 0; g < TS_G_MAX && !rc; g++) {
+			if (p->chosen[g] == TS_SET_NONE)
+				continue;
+			rc = attach_set(p, g, p->chosen[g], err, errlen);
+			/* auto: a kprobe that was there but would not attach
+			 * falls back to the tracepoint twin */
+			if (rc && o->probes == TS_PROBES_AUTO && p->chosen[g] == TS_SET_KPROBE) {
+				if (o->verbose)
+					fprintf(stderr, "tcpship: %s; trying the tracepoint\n", err);
+				kprobe_failed[g] = true;
+				break;
+			}
+		}
+		if (!rc)
+			goto out;
+		unload(p);
+		if (o->probes != TS_PROBES_AUTO)
+			goto out;
+	}
+out:
+	env_free(&e);
+	if (rc && p->skel)
+		unload(p);
+	return rc;
+}
+
+void ts_probes_describe(const struct ts_probes *p, FILE *f)
+{
+	for (unsigned t = 1; t < TS_TYPE_MAX; t++) {
+		uint32_t gs = groups_for(t);
+		int g = TS_G_STATE;
+		const struct hook_set *hs;
+
+		if (!(p->type_mask & T(t)))
+			continue;
+		/* the group that makes the event; state only for close */
+		for (int k = 0; k < TS_G_MAX; k++)
+			if ((gs & T(k)) && k != TS_G_STATE)
+				g = k;
+		hs = &groups[g].set[p->chosen[g]];
+		fprintf(f, "tcpship: %-10s %-10s %s%s%s%s\n", ts_type_name(t),
+			set_names[p->chosen[g]], hs->desc, hs->note ? " (" : "",
+			hs->note ? hs->note : "", hs->note ? ")" : "");
+	}
+	if (p->chosen[TS_G_STATE] != TS_SET_NONE)
+		fprintf(f, "tcpship: %-10s %-10s %s\n", "(flows)", set_names[p->chosen[TS_G_STATE]],
+			groups[TS_G_STATE].set[p->chosen[TS_G_STATE]].desc);
+}
+
+int ts_probes_list(const struct ts_options *o, FILE *out)
+{
+	struct env e;
+	enum ts_set pick[TS_G_MAX];
+	int bad = 0;
+
+	set_libbpf_print(o->verbose);
+	env_init(&e, o);
+	fprintf(out, "%-11s %-11s %-6s %-9s %s\n", "HOOK", "SET", "LOADS", "ATTACHES", "WHAT");
+	for (int g = 0; g < TS_G_MAX; g++) {
+		pick[g] = TS_SET_NONE;
+		for (int s = 0; s < 2; s++) {
+			char err[256] = "", why[256] = "", loads[64] = "yes", attaches[256] = "yes";
+			struct ts_probes p = {};
+			bool avail;
+			int rc;
+
+			p.skel = open_skel(o, err, sizeof(err));
+			if (!p.skel) {
+				fprintf(out, "%-11s %-11s error: %s\n", groups[g].name, set_names[s], err);
+				bad++;
+				continue;
+			}
+			avail = set_available(&e, p.skel->obj, g, s, why, sizeof(why));
+			/* load with the filters of this command line, one set at a
+			 * time: a verifier rejection names its set */
+			enable_set(p.skel, g, s);
+			configure(p.skel, o, o->type_mask, s == TS_SET_TP);
+			rc = tcpship_bpf__load(p.skel);
+			if (rc) {
+				snprintf(loads, sizeof(loads), "no");
+				snprintf(attaches, sizeof(attaches), "no (does not load: %s)",
+					 strerror(-rc));
+				bad++;
+			} else if (!avail) {
+				snprintf(attaches, sizeof(attaches), "no (%s)", why);
+			} else if (attach_set(&p, g, s, err, sizeof(err))) {
+				snprintf(attaches, sizeof(attaches), "no (%s)", err);
+			} else if (pick[g] == TS_SET_NONE) {
+				pick[g] = s;
+			}
+			fprintf(out, "%-11s %-11s %-6s %-9s %s%s%s%s\n", groups[g].name, set_names[s],
+				loads, strncmp(attaches, "yes", 3) ? "no" : "yes", groups[g].set[s].desc,
+				strncmp(attaches, "no (", 4) ? "" : " -- ",
+				strncmp(attaches, "no (", 4) ? "" : attaches + 3, "");
+			unload(&p);
+		}
+	}
+	fprintf(out, "auto picks:");
+	for (int g = 0; g < TS_G_MAX; g++)
+		fprintf(out, " %s=%s", groups[g].name, set_names[pick[g]]);
+	fprintf(out, "\n");
+	env_free(&e);
+	return bad ? -EINVAL : 0;
+}
+
+int ts_probes_ringbuf_fd(const struct ts_probes *p)
+{
+	return bpf_map__fd(p->skel->maps.events);
+}
+
+int ts_probes_counters(const struct ts_probes *p, uint64_t *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < TS_CNT_MAX; i++) {
+		out[i] = 0;
+		if (bpf_map__lookup_elem(p->skel->maps.counters, &i, sizeof(i), vals,
+					 sizeof(*vals) * (size_t)ncpu, 0))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+void ts_probes_detach(struct ts_probes *p)
+{
+	for (int i = 0; i < p->n_links; i++)
+		bpf_link__destroy(p->links[i]);
+	p->n_links = 0;
+}
+
+void ts_probes_destroy(struct ts_probes *p)
+{
+	if (p->skel)
+		unload(p);
+}

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int ts_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || !isdigit((unsigned char)*s))
+		return -EINVAL;	/* strtoull would accept " -1" */
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (*end)
+		return -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+/* digits[.digits] then a unit from the table; scaled exactly for integers */
+static int parse_scaled(const char *s, const char *const *units, const uint64_t *scale,
+			size_t n_units, uint64_t bare, uint64_t *out)
+{
+	unsigned long long ip = 0, frac = 0, frac_div = 1;
+	const char *p = s;
+	uint64_t mul = 0;
+
+	if (!s || !isdigit((unsigned char)*p))
+		return -EINVAL;
+	while (isdigit((unsigned char)*p)) {
+		if (ip > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		ip = ip * 10 + (*p++ - '0');
+	}
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		while (isdigit((unsigned char)*p)) {
+			if (frac_div < 1000000000ULL) {
+				frac = frac * 10 + (*p - '0');
+				frac_div *= 10;
+			}
+			p++;
+		}
+	}
+	if (!*p) {
+		mul = bare;
+	} else {
+		for (size_t i = 0; i < n_units; i++)
+			if (!strcmp(p, units[i]))
+				mul = scale[i];
+		if (!mul)
+			return -EINVAL;
+	}
+	if (ip && mul > UINT64_MAX / ip)
+		return -ERANGE;
+	*out = ip * mul + (uint64_t)((double)frac / (double)frac_div * (double)mul);
+	return 0;
+}
+
+int ts_parse_duration_ns(const char *s, uint64_t bare_unit_ns, uint64_t *out)
+{
+	static const char *const units[] = { "ns", "us", "ms", "s", "m", "h" };
+	static const uint64_t scale[] = { 1, 1000, 1000000, 1000000000ULL,
+					  60000000000ULL, 3600000000000ULL };
+
+	return parse_scaled(s, units, scale, TS_ARRAY_SIZE(units), bare_unit_ns, out);
+}
+
+int ts_parse_size(const char *s, uint64_t *out)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "KB", "MB", "GB", "k", "K", "M", "G" };
+	static const uint64_t scale[] = { 1, 1ULL << 10, 1ULL << 20, 1ULL << 30,
+					  1000, 1000000, 1000000000,
+					  1ULL << 10, 1ULL << 10, 1ULL << 20, 1ULL << 30 };
+
+	return parse_scaled(s, units, scale, TS_ARRAY_SIZE(units), 1, out);
+}
+
+const char *ts_errno_name(int err, char buf[16])
+{
+	/* The errors a TCP socket can end with, plus the usual neighbours. */
+	static const struct { int err; const char *name; } names[] = {
+		{ EPERM, "EPERM" }, { ENOENT, "ENOENT" }, { EINTR, "EINTR" }, { EIO, "EIO" },
+		{ EBADF, "EBADF" }, { EAGAIN, "EAGAIN" }, { ENOMEM, "ENOMEM" },
+		{ EACCES, "EACCES" }, { EFAULT, "EFAULT" }, { EBUSY, "EBUSY" },
+		{ EINVAL, "EINVAL" }, { EPIPE, "EPIPE" }, { ENOSR, "ENOSR" },
+		{ EPROTO, "EPROTO" }, { EMSGSIZE, "EMSGSIZE" }, { ENOPROTOOPT, "ENOPROTOOPT" },
+		{ EPROTONOSUPPORT, "EPROTONOSUPPORT" }, { EOPNOTSUPP, "EOPNOTSUPP" },
+		{ EAFNOSUPPORT, "EAFNOSUPPORT" }, { EADDRINUSE, "EADDRINUSE" },
+		{ EADDRNOTAVAIL, "EADDRNOTAVAIL" }, { ENETDOWN, "ENETDOWN" },
+		{ ENETUNREACH, "ENETUNREACH" }, { ENETRESET, "ENETRESET" },
+		{ ECONNABORTED, "ECONNABORTED" }, { ECONNRESET, "ECONNRESET" },
+		{ ENOBUFS, "ENOBUFS" }, { EISCONN, "EISCONN" }, { ENOTCONN, "ENOTCONN" },
+		{ ESHUTDOWN, "ESHUTDOWN" }, { ETIMEDOUT, "ETIMEDOUT" },
+		{ ECONNREFUSED, "ECONNREFUSED" }, { EHOSTDOWN, "EHOSTDOWN" },
+		{ EHOSTUNREACH, "EHOSTUNREACH" }, { EALREADY, "EALREADY" },
+		{ EINPROGRESS, "EINPROGRESS" }, { EKEYEXPIRED, "EKEYEXPIRED" },
+		{ EKEYREJECTED, "EKEYREJECTED" }, { ENOKEY, "ENOKEY" },
+	};
+
+	for (size_t i = 0; i < TS_ARRAY_SIZE(names); i++)
+		if (names[i].err == err)
+			return names[i].name;
+	snprintf(buf, 16, "E%d", err);
+	return buf;
+}
+
+const char *ts_tcp_state_name(unsigned state)
+{
+	static const char *const names[] = {
+		[1] = "ESTABLISHED", [2] = "SYN_SENT", [3] = "SYN_RECV", [4] = "FIN_WAIT1",
+		[5] = "FIN_WAIT2", [6] = "TIME_WAIT", [7] = "CLOSE", [8] = "CLOSE_WAIT",
+		[9] = "LAST_ACK", [10] = "LISTEN", [11] = "CLOSING", [12] = "NEW_SYN_RECV",
+		[13] = "BOUND_INACTIVE",
+	};
+
+	return state < TS_ARRAY_SIZE(names) ? names[state] : NULL;
+}
+
+uint64_t ts_now_ns(int clock_id)
+{
+	struct timespec ts;
+
+	clock_gettime(clock_id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
