@@ -1,0 +1,33 @@
+#!/bin/sh
+# Install what tcpship needs from Debian's archive, and only what is missing.
+#   packaging/deps.sh build|test|bench
+# The package lists here are the project's Build-Depends and test/bench needs.
+set -eu
+
+build="make gcc libc6-dev linux-libc-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev libcurl4-openssl-dev pkg-config"
+test="$build python3 python3-jsonschema iproute2 nftables util-linux"
+bench="$build python3"
+
+case "${1:-}" in
+build) want=$build ;;
+test) want=$test ;;
+bench) want=$bench ;;
+*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "tcpship: missing packages:$missing" >&2
+	echo "tcpship: run as root, or: apt-get install$missing" >&2
+	exit 1
+fi
+echo "tcpship: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends $missing >/dev/null
