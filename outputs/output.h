@@ -39,6 +39,7 @@ struct ts_batch {
 };
 
 struct ts_batch *ts_batch_new(size_t cap_bytes, uint32_t cap_n);
+int ts_batch_grow(struct ts_batch *b, size_t max_bytes, uint32_t max_n, bool recs);
 void ts_batch_get(struct ts_batch *b);
 void ts_batch_put(struct ts_batch *b);
 

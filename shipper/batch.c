@@ -26,6 +26,31 @@ struct ts_batch *ts_batch_new(size_t cap_bytes, uint32_t cap_n)
 	return b;
 }
 
+/* Double the room for lines (up to max_bytes) or records (up to max_n).
+ * A batch starts small and grows, so a quiet host's one-event batches do
+ * not pin hundreds of KiB each while they sit in a queue. */
+int ts_batch_grow(struct ts_batch *b, size_t max_bytes, uint32_t max_n, bool recs)
+{
+	if (recs) {
+		uint32_t n = b->cap_n * 2 > max_n ? max_n : b->cap_n * 2;
+		struct ts_rec *r;
+
+		if (n <= b->cap_n || !(r = realloc(b->recs, sizeof(*r) * n)))
+			return -ENOSPC;
+		b->recs = r;
+		b->cap_n = n;
+	} else {
+		size_t n = b->cap * 2 > max_bytes ? max_bytes : b->cap * 2;
+		char *d;
+
+		if (n <= b->cap || !(d = realloc(b->data, n)))
+			return -ENOSPC;
+		b->data = d;
+		b->cap = n;
+	}
+	return 0;
+}
+
 void ts_batch_get(struct ts_batch *b)
 {
 	atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);

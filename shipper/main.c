@@ -126,6 +126,7 @@ int main(int argc, char **argv)
 	}
 	if (!o.n_outputs)
 		o.outputs[o.n_outputs++] = "stdout";
+	q.max_events = o.queue_events;
 	for (int i = 0; i < o.n_outputs; i++) {
 		rc = ts_fanout_add(fan, o.outputs[i], &q, err, sizeof(err));
 		if (rc) {

@@ -16,6 +16,7 @@ void ts_options_init(struct ts_options *o)
 	o->type_mask = TS_DEFAULT_TYPES;
 	o->ringbuf_size = 16ULL << 20;
 	o->max_flows = 65536;
+	o->queue_events = 65536;
 }
 
 void ts_usage(FILE *f)
@@ -37,6 +38,8 @@ void ts_usage(FILE *f)
 "\n"
 "Output:\n"
 "  -o, --output SPEC       where events go, repeatable (default: stdout)\n"
+"      --queue-events N    events each output may hold queued (default 65536);\n"
+"                          when full, file and stdout wait, network outputs drop\n"
 "  -f, --format FMT        json (default) or text (a table for people)\n"
 "\n"
 "Running:\n"
@@ -136,6 +139,7 @@ static int parse_list(const char *opt, const char *what, const char *arg, uint64
 enum {
 	OPT_COMM = 256, OPT_MIN_LATENCY, OPT_DURATION, OPT_SUMMARY, OPT_PROBES,
 	OPT_LIST_PROBES, OPT_STATS, OPT_BTF, OPT_RINGBUF, OPT_MAX_FLOWS, OPT_WAKEUP,
+	OPT_QUEUE,
 };
 
 static const struct option long_opts[] = {
@@ -158,6 +162,7 @@ static const struct option long_opts[] = {
 	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "wakeup-bytes", required_argument, NULL, OPT_WAKEUP },
+	{ "queue-events", required_argument, NULL, OPT_QUEUE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
@@ -307,6 +312,13 @@ enum ts_parse_result ts_options_parse(struct ts_options *o, int argc, char **arg
 			if (ts_parse_size(optarg, &v) || v > (1ULL << 30))
 				return bad(err, errlen, "--wakeup-bytes: '%s' is not a size", optarg);
 			o->wakeup_bytes = v;
+			break;
+		case OPT_QUEUE:
+			rc = ts_parse_u64(optarg, 1, 100000000, &v);
+			if (rc)
+				return bad(err, errlen,
+					   "--queue-events: '%s' is not a count (1..100000000)", optarg);
+			o->queue_events = v;
 			break;
 		case 'v':
 			o->verbose++;

@@ -7,17 +7,21 @@
 
 #define BATCH_BYTES (256 * 1024)
 #define BATCH_EVENTS 2048
+#define BATCH_START_BYTES (16 * 1024)
+#define BATCH_START_EVENTS 32
 
 static struct ts_batch *batch_for(struct ts_reader *r)
 {
 	struct ts_batch *b = r->cur;
 
-	if (b && (b->n == b->cap_n || b->cap - b->len < TS_LINE_MAX)) {
+	if (b && ((b->n == b->cap_n && ts_batch_grow(b, BATCH_BYTES, BATCH_EVENTS, true)) ||
+		  (b->cap - b->len < TS_LINE_MAX &&
+		   ts_batch_grow(b, BATCH_BYTES, BATCH_EVENTS, false)))) {
 		ts_reader_publish(r);
 		b = NULL;
 	}
 	if (!b)
-		b = r->cur = ts_batch_new(BATCH_BYTES, BATCH_EVENTS);
+		b = r->cur = ts_batch_new(BATCH_START_BYTES, BATCH_START_EVENTS);
 	return b;
 }
 

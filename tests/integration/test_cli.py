@@ -276,3 +276,49 @@ def test_stdout_reader_gone():
     out, err = p.communicate(timeout=10)
     assert p.returncode == 0 and out.count("\n") == 1, (p.returncode, out, err)
     assert "tcpship: exit:" in err, err
+
+
+def test_ring_buffer_overflow_is_counted():
+    """A reader that cannot keep up loses events in the kernel: every one of
+    them is counted, none silently. A 4 KiB ring buffer and a stdout pipe
+    nobody reads for a while force it (stdout's policy is to wait, so the
+    wait backs up into the kernel)."""
+    require_root()
+    r, w = os.pipe()
+    ts = Tcpship("--ringbuf-size", "4KiB", "--queue-events", "50", "-e", "connect,accept,close",
+                 stdout=w)
+    os.close(w)
+    n = 150
+    gts = [trig("tcp_pair", "-n", 1, "-r", 1) for _ in range(n)]
+    # now drain the pipe and stop
+    chunks = []
+
+    def drain():
+        import select
+        while select.select([r], [], [], 0)[0]:
+            b = os.read(r, 1 << 16)
+            if not b:
+                return True
+            chunks.append(b)
+        return ts.proc.poll() is not None
+    ts.proc.send_signal(signal.SIGINT)
+    wait_until(drain, 20, "tcpship to exit while its output is drained")
+    while True:
+        b = os.read(r, 1 << 16)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(r)
+    ts.stop()
+    import json
+    lines = b"".join(chunks).decode().splitlines()
+    pids = {g["client_pid"] for g in gts} | {g["server_pid"] for g in gts}
+    mine = [e for e in map(json.loads, lines) if e.get("pid") in pids]
+    m = re.search(r"^tcpship: exit: events=(\d+) .*lost_kernel=(\d+)", ts.stderr, re.M)
+    assert m, ts.stderr
+    shipped, lost = int(m.group(1)), int(m.group(2))
+    assert lost > 0, f"expected kernel drops with a 4 KiB ring buffer: {ts.stderr}"
+    assert shipped == len(lines), (shipped, len(lines))
+    # everything ours is either shipped or in the lost count
+    assert len(mine) + lost >= 4 * n, (len(mine), lost)
+    assert "lost_kernel_close=" in ts.stderr or "lost_kernel_connect=" in ts.stderr
