@@ -22,7 +22,8 @@ int ts_dns_parse_query(const uint8_t *p, size_t len, struct ts_dns_query *q)
 		if (off >= len)
 			return -EINVAL;
 		n = p[off++];
-		wire++;
+		if (++wire > 255)	/* RFC 1035 3.1: length bytes and the root count */
+			return -EINVAL;
 		if (n == 0)
 			break;
 		if (n & 0xc0)	/* compression pointer or reserved label type */

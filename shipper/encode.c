@@ -228,14 +228,15 @@ static int check_rec(const void *rec, size_t size)
 	if (size < sizeof(*h))
 		return -EINVAL;
 	need = type_min_size(h->type);
-	if (!need || size < need || (h->family != TS_IPV4 && h->family != TS_IPV6))
+	if (!need || size < need || (h->family != TS_IPV4 && h->family != TS_IPV6) ||
+	    (h->probe != TS_KPROBE && h->probe != TS_TRACEPOINT))
 		return -EINVAL;
 	return 0;
 }
 
 static const char *probe_name(unsigned probe)
 {
-	return probe == TS_KPROBE ? "kprobe" : probe == TS_TRACEPOINT ? "tracepoint" : "unknown";
+	return probe == TS_KPROBE ? "kprobe" : "tracepoint";	/* check_rec() allows no other */
 }
 
 static void put_dns(struct w *w, const struct ts_dns *d)
@@ -292,7 +293,8 @@ int ts_encode_json(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 		PUTS(&w, ",\"uid\":");
 		put_u64(&w, h->uid);
 		PUTS(&w, ",\"comm\":");
-		put_str(&w, h->comm, strnlen(h->comm, TS_COMM_LEN));
+		/* TASK_COMM_LEN is 16 with the NUL: never read the 16th byte */
+		put_str(&w, h->comm, strnlen(h->comm, TS_COMM_LEN - 1));
 	}
 	if (h->family == TS_IPV4)
 		PUTS(&w, ",\"family\":\"ipv4\"");
@@ -371,7 +373,7 @@ int ts_encode_json(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 
 const char *ts_text_header(void)
 {
-	return "TIME            TYPE       PID     UID    COMM             "
+	return "TIME         TYPE       PID     UID    COMM             "
 	       "SOURCE                                          DESTINATION                                     DETAIL\n";
 }
 

@@ -169,6 +169,7 @@ static const struct option long_opts[] = {
 	{ 0 },
 };
 
+__attribute__((format(printf, 3, 4)))
 static int bad(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -198,7 +199,7 @@ enum ts_parse_result ts_options_parse(struct ts_options *o, int argc, char **arg
 	uint64_t v;
 	int c, rc;
 
-	optind = 1;
+	optind = 0;	/* glibc: 0 also resets the position inside -abc groups */
 	opterr = 0;	/* our own one-line messages */
 	while ((c = getopt_long(argc, argv, ":e:p:u:P:46o:f:vVh", long_opts, NULL)) != -1) {
 		switch (c) {

@@ -83,6 +83,7 @@ static uint32_t groups_for(unsigned type)
 	return 0;
 }
 
+__attribute__((format(printf, 4, 5)))
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
 	va_list ap;

@@ -27,28 +27,31 @@ int ts_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-/* digits[.digits] then a unit from the table; scaled exactly for integers */
+/* digits[.digits] then a unit from the table; exact integer arithmetic */
 static int parse_scaled(const char *s, const char *const *units, const uint64_t *scale,
 			size_t n_units, uint64_t bare, uint64_t *out)
 {
-	unsigned long long ip = 0, frac = 0, frac_div = 1;
+	uint64_t ip = 0, frac = 0, frac_div = 1, mul = 0;
+	unsigned __int128 total;
 	const char *p = s;
-	uint64_t mul = 0;
 
 	if (!s || !isdigit((unsigned char)*p))
 		return -EINVAL;
 	while (isdigit((unsigned char)*p)) {
-		if (ip > (UINT64_MAX - 9) / 10)
+		unsigned d = (unsigned)(*p++ - '0');
+
+		if (ip > (UINT64_MAX - d) / 10)
 			return -ERANGE;
-		ip = ip * 10 + (*p++ - '0');
+		ip = ip * 10 + d;
 	}
 	if (*p == '.') {
 		p++;
 		if (!isdigit((unsigned char)*p))
 			return -EINVAL;
+		/* digits past nanosecond precision cannot change the result */
 		while (isdigit((unsigned char)*p)) {
-			if (frac_div < 1000000000ULL) {
-				frac = frac * 10 + (*p - '0');
+			if (frac_div < 1000000000000ULL) {
+				frac = frac * 10 + (uint64_t)(*p - '0');
 				frac_div *= 10;
 			}
 			p++;
@@ -63,9 +66,10 @@ static int parse_scaled(const char *s, const char *const *units, const uint64_t 
 		if (!mul)
 			return -EINVAL;
 	}
-	if (ip && mul > UINT64_MAX / ip)
+	total = (unsigned __int128)ip * mul + (unsigned __int128)frac * mul / frac_div;
+	if (total > UINT64_MAX)
 		return -ERANGE;
-	*out = ip * mul + (uint64_t)((double)frac / (double)frac_div * (double)mul);
+	*out = (uint64_t)total;
 	return 0;
 }
 
