@@ -292,16 +292,18 @@ static __always_inline void *reserve(__u32 size, __u32 type)
 	return rec;
 }
 
-/* Waking the reader costs an IPI and a context switch per record; with
- * wakeup_bytes set, only wake it once that much is waiting (it also polls
- * on a short timer, so a quiet trickle is never stuck). */
+/* Waking the reader costs an IPI and a context switch per record, charged
+ * to the traced task. With wakeup_bytes set, records go in silently until
+ * that much is waiting, then the reader is woken by force (a plain submit
+ * wakes it only if it had read everything before this record). The reader
+ * also looks on a short timer, so a quiet trickle is never stuck. */
 static __always_inline void submit(void *rec)
 {
 	__u64 flags = 0;
 
-	if (wakeup_bytes &&
-	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes)
-		flags = BPF_RB_NO_WAKEUP;
+	if (wakeup_bytes)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes
+				? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(rec, flags);
 }
 
@@ -436,9 +438,11 @@ static __always_inline int on_accept(const struct sock *sk, __u32 probe)
 		f->uid = t.uid;
 		__builtin_memcpy(f->comm, t.comm, TS_COMM_LEN);
 		__sync_fetch_and_or(&f->flags, FLOW_TASK);
-	} else {
+	} else if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE) {
 		flow_start(sk, &t, FLOW_ESTABLISHED);
 	}
+	/* else: reset while it sat in the accept queue; its close is already
+	 * out (without a pid), and a flow entry now would never be removed */
 	emit_plain(TS_ACCEPT, probe, sk, &t);
 	return 0;
 }
@@ -582,6 +586,10 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 	struct flow *f;
 	__u64 key;
 
+	/* most moves (FIN_WAIT1, CLOSE_WAIT, LAST_ACK, ...) matter to nobody:
+	 * leave before the first read of the socket */
+	if (newstate != TCP_SYN_SENT && newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
+		return 0;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 

@@ -71,9 +71,9 @@ static void report(FILE *f, const char *what, const struct ts_reader *r,
 		if (cnt[TS_CNT_DROP_BASE + t])
 			fprintf(f, " lost_kernel_%s=%llu", ts_type_name(t),
 				(unsigned long long)cnt[TS_CNT_DROP_BASE + t]);
-	fprintf(f, " malformed=%llu nomem=%llu flow_table_full=%llu",
-		(unsigned long long)r->malformed, (unsigned long long)r->nomem,
-		(unsigned long long)cnt[TS_CNT_FLOW_FULL]);
+	fprintf(f, " missed_runs=%llu malformed=%llu nomem=%llu flow_table_full=%llu",
+		(unsigned long long)ts_probes_missed(p), (unsigned long long)r->malformed,
+		(unsigned long long)r->nomem, (unsigned long long)cnt[TS_CNT_FLOW_FULL]);
 	for (int i = 0; i < ts_fanout_count(fan); i++) {
 		struct ts_sink_stats s;
 
@@ -179,7 +179,8 @@ int main(int argc, char **argv)
 		end_ns = ts_now_ns(CLOCK_MONOTONIC) + o.duration_ns;
 	if (o.stats_interval_ns)
 		next_stats = ts_now_ns(CLOCK_MONOTONIC) + o.stats_interval_ns;
-	/* without per-record wake-ups the reader must look on its own */
+	/* without per-record wake-ups the reader must look on its own: this
+	 * bounds how late a lone event can be */
 	poll_ms = o.wakeup_bytes ? 10 : 100;
 	while (!stop_requested) {
 		uint64_t now;

@@ -43,6 +43,7 @@ struct ts_options {
 	uint64_t ringbuf_size;
 	uint32_t max_flows;
 	uint64_t wakeup_bytes;		/* 0: wake the reader per record */
+	bool wakeup_set;		/* given on the command line */
 	uint64_t queue_events;		/* per-output queue bound */
 	const char *outputs[TS_MAX_OUTPUTS];
 	int n_outputs;

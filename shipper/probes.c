@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "probes.h"
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -637,6 +638,24 @@ int ts_probes_counters(const struct ts_probes *p, uint64_t *out)
 	}
 	free(vals);
 	return 0;
+}
+
+uint64_t ts_probes_missed(const struct ts_probes *p)
+{
+	struct bpf_program *prog;
+	uint64_t sum = 0;
+
+	if (!p->skel)
+		return 0;
+	bpf_object__for_each_program(prog, p->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			sum += info.recursion_misses;
+	}
+	return sum;
 }
 
 void ts_probes_detach(struct ts_probes *p)

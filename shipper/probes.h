@@ -53,6 +53,9 @@ int ts_probes_list(const struct ts_options *o, FILE *out);
 int ts_probes_ringbuf_fd(const struct ts_probes *p);
 /* Sums of the per-CPU counters, TS_CNT_MAX of them. */
 int ts_probes_counters(const struct ts_probes *p, uint64_t *out);
+/* Runs of our programs the kernel skipped because one was already running
+ * on that CPU (a softirq interrupting it): events that never were. */
+uint64_t ts_probes_missed(const struct ts_probes *p);
 void ts_probes_detach(struct ts_probes *p);
 void ts_probes_destroy(struct ts_probes *p);
 

@@ -104,6 +104,9 @@ int ts_reader_poll(struct ts_reader *r, int timeout_ms)
 
 	ts_clock_maybe_sync(&r->clock);
 	n = ring_buffer__poll(r->rb, timeout_ms);
+	/* records submitted without a wake-up are only found by looking */
+	if (n == 0)
+		n = ring_buffer__consume(r->rb);
 	ts_reader_publish(r);
 	return n;
 }

@@ -49,7 +49,8 @@ TEST(options_defaults)
 	CHECK_INT(parse_v(&o, err, sizeof(err), (const char *const[]){ NULL }), TS_PARSE_OK);
 	CHECK_U64(o.type_mask, BIT(TS_CONNECT) | BIT(TS_ACCEPT) | BIT(TS_CLOSE) |
 			       BIT(TS_RETRANSMIT) | BIT(TS_DNS));
-	CHECK_U64(o.ringbuf_size, 16 << 20);
+	CHECK_U64(o.ringbuf_size, 8 << 20);
+	CHECK_U64(o.wakeup_bytes, 256 << 10);
 	CHECK_U64(o.max_flows, 65536);
 	CHECK_U64(o.n_pids + o.n_uids + o.n_ports, 0);
 	CHECK_INT(o.n_outputs, 0);
@@ -60,6 +61,22 @@ TEST(options_defaults)
 	CHECK_U64(o.duration_ns, 0);
 	CHECK_U64(o.min_latency_ns, 0);
 	CHECK(!o.has_comm && !o.list_probes);
+}
+
+/* the default wake-up threshold follows a small ring; a given one must fit */
+TEST(options_wakeup_clamped_to_ring)
+{
+	struct ts_options o;
+	char err[256];
+
+	CHECK_INT(parse_v(&o, err, sizeof(err), (const char *const[]){ "--ringbuf-size", "64KiB",
+								     NULL }), TS_PARSE_OK);
+	CHECK_U64(o.wakeup_bytes, 16 << 10);
+	CHECK_INT(parse_v(&o, err, sizeof(err), (const char *const[]){ "--ringbuf-size", "64KiB",
+			  "--wakeup-bytes", "64KiB", NULL }), TS_PARSE_ERROR);
+	CHECK_INT(parse_v(&o, err, sizeof(err), (const char *const[]){ "--wakeup-bytes", "0",
+								     NULL }), TS_PARSE_OK);
+	CHECK_U64(o.wakeup_bytes, 0);
 }
 
 TEST(options_events_mask)
