@@ -62,27 +62,68 @@ int ts_buf_reserve(struct ts_buf *b, size_t more);
 int ts_buf_append(struct ts_buf *b, const void *s, size_t n);
 void ts_buf_free(struct ts_buf *b);
 
+/*
+ * Declared options: every key a sink's config entry may hold, with its type
+ * and bounds. The core parses config entries against the table, so a sink
+ * never sees an unknown key, a wrong type or a number out of range, and
+ * every such mistake is reported with the key's full path.
+ */
+enum ts_opt_type {
+	TS_OPT_STRING,		/* char *, owned (freed by ts_conf_free) */
+	TS_OPT_UINT,		/* uint64_t */
+	TS_OPT_SIZE,		/* uint64_t bytes: 4096 or "64KiB" */
+	TS_OPT_DURATION,	/* uint64_t ns: 2 (seconds) or "500ms" */
+	TS_OPT_BOOL,		/* bool */
+	TS_OPT_ENUM,		/* int: index into choices */
+	TS_OPT_OBJECT,		/* nested keys (sub), stored in the same struct */
+	TS_OPT_MAP,		/* struct ts_kv: string -> string */
+};
+
+struct ts_kv {
+	int n;
+	char **keys, **vals;
+};
+
+struct ts_opt {
+	const char *name;
+	enum ts_opt_type type;
+	size_t off;			/* offsetof() in the sink's conf struct */
+	uint64_t min, max;		/* UINT/SIZE/DURATION; max 0: no bound */
+	const char *const *choices;	/* ENUM, NULL-terminated */
+	const struct ts_opt *sub;	/* OBJECT, ended by a NULL name */
+};
+
 struct ts_output_ops {
-	const char *type;		/* "stdout", "file", ... */
+	const char *type;		/* "stdout", "file", ... (the config's "type") */
 	/* Does this -o SPEC belong to this sink? */
 	bool (*match)(const char *spec);
-	/* Parse the spec, open what is needed. On error return -errno and
-	 * write one line (no prefix, no newline) into err. */
-	int (*open)(struct ts_output *o, const char *spec, char *err, size_t errlen);
+	size_t conf_size;		/* the sink's conf struct */
+	const struct ts_opt *opts;	/* keys besides "type" and "queue" */
+	void (*conf_init)(void *conf);	/* defaults; optional */
+	/* -o SPEC into conf (after conf_init); -errno and a line in err */
+	int (*conf_spec)(void *conf, const char *spec, char *err, size_t errlen);
+	/* Check conf and open what is needed. conf outlives the sink. On error
+	 * return -errno and write one line (no prefix, no newline) into err:
+	 * -EINVAL for a configuration mistake (exit 2), else a runtime one. */
+	int (*open)(struct ts_output *o, const void *conf, char *err, size_t errlen);
 	/* Send recs [from, from + n) of b. May keep bytes pending (buffered). */
 	enum ts_out_result (*write)(struct ts_output *o, const struct ts_batch *b,
 				    uint32_t from, uint32_t n);
 	/* Push out whatever is pending; called when the queue goes idle and
-	 * before close. */
+	 * before close. Optional. */
 	enum ts_out_result (*flush)(struct ts_output *o);
 	/* SIGHUP: reopen files (logrotate). Optional. */
 	void (*reopen)(struct ts_output *o);
 	void (*close)(struct ts_output *o);
-	/* The exact bytes write() would send for these records, for tests
-	 * and --dry-run. */
+	/* The exact bytes write() would send for these records: what tests
+	 * compare against a receiver. */
 	int (*format)(struct ts_output *o, const struct ts_batch *b, uint32_t from,
 		      uint32_t n, struct ts_buf *out);
-	/* Defaults of the queue policy for this kind of sink. */
+	/* Sink-specific counters for the exit/--stats line ("truncated=3");
+	 * optional. Returns the bytes written to buf. */
+	int (*counters)(struct ts_output *o, char *buf, size_t len);
+	/* The queue policy when the config does not say: network sinks drop
+	 * (a dead collector must not stall the host's tracing), files wait. */
 	bool default_drop_when_full;
 };
 
@@ -94,6 +135,13 @@ struct ts_output {
 
 /* the table: outputs/outputs.c */
 extern const struct ts_output_ops *const ts_output_table[];
+/* by -o SPEC, or by a config entry's "type" */
 const struct ts_output_ops *ts_output_find(const char *spec);
+const struct ts_output_ops *ts_output_by_type(const char *type);
+
+/* Say something about a sink at run time (a lost connection, a reopen):
+ * one line on stderr, "tcpship: NAME: ...". */
+void ts_output_log(const struct ts_output *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #endif

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "conf.h"
 #include "util.h"
 
 #define MAX_SINKS 32
@@ -19,6 +20,8 @@ struct node {
 
 struct sink {
 	struct ts_output out;
+	void *conf;			/* the sink's parsed options, freed last */
+	char extra_final[160];		/* its own counters, taken before close */
 	struct ts_queue_opts q;
 	bool drop_when_full;
 
@@ -46,31 +49,30 @@ struct ts_fanout *ts_fanout_new(void)
 	return calloc(1, sizeof(struct ts_fanout));
 }
 
-int ts_fanout_add(struct ts_fanout *f, const char *spec, const struct ts_queue_opts *q,
-		  char *err, size_t errlen)
+int ts_fanout_add(struct ts_fanout *f, const struct ts_output_ops *ops, void *conf,
+		  const struct ts_queue_opts *q, char *err, size_t errlen)
 {
-	const struct ts_output_ops *ops = ts_output_find(spec);
+	pthread_condattr_t ca;
 	struct sink *s;
 	int rc;
 
-	if (!ops) {
-		snprintf(err, errlen, "unknown output '%s'", spec);
-		return -EINVAL;
-	}
 	if (f->n == MAX_SINKS) {
 		snprintf(err, errlen, "too many outputs (at most %d)", MAX_SINKS);
-		return -E2BIG;
+		rc = -E2BIG;
+		goto fail;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto fail;
 	}
 	s->out.ops = ops;
-	snprintf(s->out.name, sizeof(s->out.name), "%s", spec);
+	s->conf = conf;
+	snprintf(s->out.name, sizeof(s->out.name), "%s", ops->type);
 	s->q = *q;
 	if (!s->q.max_events)
-		s->q.max_events = 100000;
+		s->q.max_events = 65536;
 	if (!s->q.idle_flush_ns)
 		s->q.idle_flush_ns = 200 * 1000000ULL;
 	if (!s->q.retry_base_ns)
@@ -79,14 +81,12 @@ int ts_fanout_add(struct ts_fanout *f, const char *spec, const struct ts_queue_o
 		s->q.retry_max_ns = 30 * 1000000000ULL;
 	s->drop_when_full = q->when_full == TS_FULL_DEFAULT ? ops->default_drop_when_full
 							     : q->when_full == TS_FULL_DROP;
-	rc = ops->open(&s->out, spec, err, errlen);
+	rc = ops->open(&s->out, conf, err, errlen);
 	if (rc) {
 		free(s);
-		return rc;
+		goto fail;
 	}
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_condattr_t ca;
-
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cv_work, &ca);
@@ -94,6 +94,10 @@ int ts_fanout_add(struct ts_fanout *f, const char *spec, const struct ts_queue_o
 	pthread_condattr_destroy(&ca);
 	f->sinks[f->n++] = s;
 	return 0;
+fail:
+	ts_conf_free(ops->opts, conf);
+	free(conf);
+	return rc;
 }
 
 static void abstime(struct timespec *ts, uint64_t mono_ns)
@@ -229,6 +233,8 @@ static void *worker(void *arg)
 		ts_batch_put(nd->b);
 		free(nd);
 	}
+	if (s->out.ops->counters)
+		s->out.ops->counters(&s->out, s->extra_final, sizeof(s->extra_final));
 	if (s->out.ops->close)
 		s->out.ops->close(&s->out);
 	pthread_mutex_lock(&s->mu);
@@ -364,8 +370,11 @@ void ts_fanout_stats(const struct ts_fanout *f, int i, struct ts_sink_stats *st)
 
 	memset(st, 0, sizeof(*st));
 	snprintf(st->name, sizeof(st->name), "%s", s->out.name);
+	bool finished;
+
 	pthread_mutex_lock(&s->mu);
 	st->queued = s->queued;
+	finished = s->finished;
 	pthread_mutex_unlock(&s->mu);
 	st->events_out = atomic_load(&s->events_out);
 	st->dropped_full = atomic_load(&s->dropped_full);
@@ -373,6 +382,10 @@ void ts_fanout_stats(const struct ts_fanout *f, int i, struct ts_sink_stats *st)
 	st->dropped_exit = atomic_load(&s->dropped_exit);
 	st->retries = atomic_load(&s->retries);
 	st->dead = atomic_load(&s->dead);
+	if (finished)
+		snprintf(st->extra, sizeof(st->extra), "%s", s->extra_final);
+	else if (s->out.ops->counters && s->out.priv)
+		s->out.ops->counters(&s->out, st->extra, sizeof(st->extra));
 }
 
 void ts_fanout_free(struct ts_fanout *f)
@@ -386,6 +399,8 @@ void ts_fanout_free(struct ts_fanout *f)
 			continue;
 		if (!s->finished && s->out.ops->close)	/* opened, never run */
 			s->out.ops->close(&s->out);
+		ts_conf_free(s->out.ops->opts, s->conf);
+		free(s->conf);
 		while (s->head) {
 			struct node *nd = s->head;
 

@@ -35,15 +35,17 @@ struct ts_sink_stats {
 	uint64_t dropped_error;		/* rejected by the sink (permanent error) */
 	uint64_t dropped_exit;		/* still undelivered at the exit deadline */
 	uint64_t retries;		/* write attempts that were retried */
+	char extra[160];		/* the sink's own counters */
 	bool dead;
 };
 
 struct ts_fanout;
 
 struct ts_fanout *ts_fanout_new(void);
-/* Open a sink from a -o spec. On error returns -errno with one line in err. */
-int ts_fanout_add(struct ts_fanout *f, const char *spec, const struct ts_queue_opts *q,
-		  char *err, size_t errlen);
+/* Open a sink with its parsed conf (which the fan-out now owns). On error
+ * returns -errno with one line in err (-EINVAL: a configuration mistake). */
+int ts_fanout_add(struct ts_fanout *f, const struct ts_output_ops *ops, void *conf,
+		  const struct ts_queue_opts *q, char *err, size_t errlen);
 int ts_fanout_start(struct ts_fanout *f);
 /* Hand a batch to every sink; consumes the caller's reference. */
 void ts_fanout_publish(struct ts_fanout *f, struct ts_batch *b);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "encode.h"
 #include "fanout.h"
 #include "options.h"
@@ -79,11 +80,11 @@ static void report(FILE *f, const char *what, const struct ts_reader *r,
 
 		ts_fanout_stats(fan, i, &s);
 		fprintf(f, " | %s: out=%llu queued=%llu dropped_full=%llu dropped_error=%llu "
-			   "dropped_exit=%llu retries=%llu%s",
+			   "dropped_exit=%llu retries=%llu%s%s%s",
 			s.name, (unsigned long long)s.events_out, (unsigned long long)s.queued,
 			(unsigned long long)s.dropped_full, (unsigned long long)s.dropped_error,
 			(unsigned long long)s.dropped_exit, (unsigned long long)s.retries,
-			s.dead ? " (closed)" : "");
+			*s.extra ? " " : "", s.extra, s.dead ? " (closed)" : "");
 	}
 	fputc('\n', f);
 	fflush(f);
@@ -95,13 +96,14 @@ int main(int argc, char **argv)
 	struct ts_probes probes = {};
 	struct ts_reader reader = {};
 	struct ts_fanout *fan = NULL;
-	struct ts_queue_opts q = {};
 	char err[512], host[256] = "", agent_id[40];
 	uint64_t end_ns = 0, next_stats = 0;
 	struct sigaction sa = {};
 	int rc = 0, poll_ms;
 
 	ts_options_init(&o);
+	/* the command line first on its own, to find -c and catch typos; then
+	 * the config file; then the command line again, over the file */
 	switch (ts_options_parse(&o, argc, argv, err, sizeof(err))) {
 	case TS_PARSE_EXIT:
 		return 0;
@@ -111,28 +113,62 @@ int main(int argc, char **argv)
 	case TS_PARSE_OK:
 		break;
 	}
+	if (o.config_path) {
+		const char *path = o.config_path;
+
+		ts_options_init(&o);
+		if (ts_config_load(path, &o, err, sizeof(err))) {
+			fprintf(stderr, "tcpship: %s\n", err);
+			return EXIT_USAGE;
+		}
+		if (ts_options_parse(&o, argc, argv, err, sizeof(err)) != TS_PARSE_OK) {
+			fprintf(stderr, "tcpship: %s\n", err);
+			ts_config_release(&o);
+			return EXIT_USAGE;
+		}
+	}
 	if (ts_probes_preflight(&o, err, sizeof(err))) {
 		fprintf(stderr, "tcpship: %s\n", err);
 		return 1;
 	}
-	if (o.list_probes)
-		return ts_probes_list(&o, stdout) ? 1 : 0;
+	if (o.list_probes) {
+		rc = ts_probes_list(&o, stdout) ? 1 : 0;
+		ts_config_release(&o);
+		return rc;
+	}
 
-	/* outputs first: a bad -o is a usage error, and nothing is loaded yet */
+	/* outputs first: a bad -o or config entry is a usage error, and
+	 * nothing is loaded yet */
 	fan = ts_fanout_new();
 	if (!fan) {
 		fprintf(stderr, "tcpship: out of memory\n");
-		return 1;
+		rc = 1;
+		goto cleanup_fan;
 	}
-	if (!o.n_outputs)
-		o.outputs[o.n_outputs++] = "stdout";
-	q.max_events = o.queue_events;
+	if (!o.n_outputs) {
+		o.outputs[0].spec = "stdout";
+		snprintf(o.outputs[0].where, sizeof(o.outputs[0].where), "stdout");
+		o.n_outputs = 1;
+	}
 	for (int i = 0; i < o.n_outputs; i++) {
-		rc = ts_fanout_add(fan, o.outputs[i], &q, err, sizeof(err));
+		const struct ts_output_ops *ops;
+		struct ts_queue_opts q = { .max_events = o.queue_events };
+		void *conf;
+
+		rc = ts_output_conf(&o.outputs[i], &ops, &conf, &q, err, sizeof(err));
+		if (!rc && o.queue_events_set)
+			q.max_events = o.queue_events_set;	/* the command line wins */
+		if (!rc)
+			rc = ts_fanout_add(fan, ops, conf, &q, err, sizeof(err));
 		if (rc) {
-			fprintf(stderr, "tcpship: --output %s: %s\n", o.outputs[i], err);
-			ts_fanout_free(fan);
-			return rc == -EINVAL ? EXIT_USAGE : 1;
+			const struct ts_output_req *r = &o.outputs[i];
+			bool in_file = !r->spec && o.config_path;
+			bool named = !strncmp(err, r->where, strlen(r->where));
+
+			fprintf(stderr, "tcpship: %s%s%s%s%s\n", in_file ? o.config_path : "",
+				in_file ? ": " : "", named ? "" : r->where, named ? "" : ": ", err);
+			rc = rc == -EINVAL ? EXIT_USAGE : 1;
+			goto cleanup_fan;
 		}
 	}
 
@@ -223,5 +259,6 @@ cleanup:
 	ts_probes_destroy(&probes);
 cleanup_fan:
 	ts_fanout_free(fan);
+	ts_config_release(&o);
 	return rc;
 }

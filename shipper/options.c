@@ -40,7 +40,12 @@ void ts_usage(FILE *f)
 "      --min-latency DUR   send/recv only when the call took at least DUR (10ms, 1.5s)\n"
 "\n"
 "Output:\n"
-"  -o, --output SPEC       where events go, repeatable (default: stdout)\n"
+"  -o, --output SPEC       where events go, repeatable (default: stdout):\n"
+"                          stdout, file:PATH, syslog (the local socket),\n"
+"                          syslog://HOST:PORT (UDP), syslog+tcp://HOST:PORT,\n"
+"                          syslog+tls://HOST:PORT, syslog+unix://PATH\n"
+"  -c, --config FILE       a JSON config file (see packaging/tcpship.json);\n"
+"                          options given here override it\n"
 "      --queue-events N    events each output may hold queued (default 65536);\n"
 "                          when full, file and stdout wait, network outputs drop\n"
 "  -f, --format FMT        json (default) or text (a table for people)\n"
@@ -155,6 +160,7 @@ static const struct option long_opts[] = {
 	{ "ipv6", no_argument, NULL, '6' },
 	{ "min-latency", required_argument, NULL, OPT_MIN_LATENCY },
 	{ "output", required_argument, NULL, 'o' },
+	{ "config", required_argument, NULL, 'c' },
 	{ "format", required_argument, NULL, 'f' },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "summary", required_argument, NULL, OPT_SUMMARY },
@@ -199,28 +205,41 @@ static int parse_duration_opt(const char *opt, const char *arg, uint64_t *out, c
 enum ts_parse_result ts_options_parse(struct ts_options *o, int argc, char **argv,
 				      char *err, size_t errlen)
 {
+	bool seen_o = false, seen_p = false, seen_u = false, seen_P = false;
 	uint64_t v;
 	int c, rc;
 
 	optind = 0;	/* glibc: 0 also resets the position inside -abc groups */
 	opterr = 0;	/* our own one-line messages */
-	while ((c = getopt_long(argc, argv, ":e:p:u:P:46o:f:vVh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":e:p:u:P:46o:f:c:vVh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			if (ts_parse_events(optarg, &o->type_mask, err, errlen))
 				return TS_PARSE_ERROR;
 			break;
 		case 'p':
+			if (!seen_p) {	/* the command line replaces the config's list */
+				o->n_pids = 0;
+				seen_p = true;
+			}
 			if (parse_list("--pid", "process id", optarg, 1, 4194304, o->pids, NULL,
 				       &o->n_pids, TS_MAX_PIDS, err, errlen))
 				return TS_PARSE_ERROR;
 			break;
 		case 'u':
+			if (!seen_u) {
+				o->n_uids = 0;
+				seen_u = true;
+			}
 			if (parse_list("--uid", "user id", optarg, 0, 4294967294ULL, o->uids, NULL,
 				       &o->n_uids, TS_MAX_UIDS, err, errlen))
 				return TS_PARSE_ERROR;
 			break;
 		case 'P':
+			if (!seen_P) {
+				o->n_ports = 0;
+				seen_P = true;
+			}
 			if (parse_list("--port", "port number", optarg, 1, 65535, NULL, o->ports,
 				       &o->n_ports, TS_MAX_PORTS, err, errlen))
 				return TS_PARSE_ERROR;
@@ -245,10 +264,23 @@ enum ts_parse_result ts_options_parse(struct ts_options *o, int argc, char **arg
 				return TS_PARSE_ERROR;
 			break;
 		case 'o':
+			if (!seen_o) {	/* -o replaces the config's outputs */
+				for (int i = 0; i < o->n_outputs; i++)
+					o->outputs[i].obj = NULL;	/* the config holds them */
+				o->n_outputs = 0;
+				seen_o = true;
+			}
 			if (o->n_outputs == TS_MAX_OUTPUTS)
 				return bad(err, errlen, "--output: at most %d outputs",
 					   TS_MAX_OUTPUTS);
-			o->outputs[o->n_outputs++] = optarg;
+			o->outputs[o->n_outputs].spec = optarg;
+			o->outputs[o->n_outputs].obj = NULL;
+			snprintf(o->outputs[o->n_outputs].where,
+				 sizeof(o->outputs[o->n_outputs].where), "-o %s", optarg);
+			o->n_outputs++;
+			break;
+		case 'c':
+			o->config_path = optarg;
 			break;
 		case 'f':
 			if (!strcmp(optarg, "json"))
@@ -324,6 +356,7 @@ enum ts_parse_result ts_options_parse(struct ts_options *o, int argc, char **arg
 				return bad(err, errlen,
 					   "--queue-events: '%s' is not a count (1..100000000)", optarg);
 			o->queue_events = v;
+			o->queue_events_set = v;
 			break;
 		case 'v':
 			o->verbose++;

@@ -22,6 +22,15 @@ enum ts_format {
 	TS_FMT_TEXT,
 };
 
+struct json_object;
+
+/* An output to open: a -o SPEC, or an entry of the config's "outputs". */
+struct ts_output_req {
+	const char *spec;		/* -o SPEC, or NULL */
+	struct json_object *obj;	/* config entry (a reference), or NULL */
+	char where[40];			/* for messages: "-o file:/x" or "outputs[2]" */
+};
+
 struct ts_options {
 	uint32_t type_mask;		/* 1 << enum ts_type */
 	uint32_t pids[TS_MAX_PIDS], n_pids;
@@ -45,8 +54,11 @@ struct ts_options {
 	uint64_t wakeup_bytes;		/* 0: wake the reader per record */
 	bool wakeup_set;		/* given on the command line */
 	uint64_t queue_events;		/* per-output queue bound */
-	const char *outputs[TS_MAX_OUTPUTS];
+	struct ts_output_req outputs[TS_MAX_OUTPUTS];
 	int n_outputs;
+	uint64_t queue_events_set;	/* --queue-events given: overrides every output */
+	const char *config_path;	/* -c FILE */
+	const char *config_error;	/* set by the config loader, for messages */
 };
 
 #define TS_DEFAULT_TYPES ((1u << TS_CONNECT) | (1u << TS_ACCEPT) | (1u << TS_CLOSE) | \

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "dns.h"
 #include "encode.h"
 #include "fanout.h"
@@ -374,7 +375,15 @@ static int run_reader(const struct rec *mix, int n_mix, unsigned per_publish,
 		rc = -ENOMEM;
 		goto restore;
 	}
-	rc = ts_fanout_add(fan, "stdout", &q, err, sizeof(err));
+	{
+		struct ts_output_req req = { .spec = "stdout", .where = "stdout" };
+		const struct ts_output_ops *ops;
+		void *conf;
+
+		rc = ts_output_conf(&req, &ops, &conf, &q, err, sizeof(err));
+		if (!rc)
+			rc = ts_fanout_add(fan, ops, conf, &q, err, sizeof(err));
+	}
 	if (rc) {
 		fprintf(stderr, "encbench: stdout sink: %s\n", err);
 		goto out_fan;

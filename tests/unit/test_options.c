@@ -218,7 +218,7 @@ TEST(options_outputs)
 	CHECK_OK("-o", "stdout", "--output", "stdout", "-ostdout");
 	CHECK_INT(o.n_outputs, 3);
 	for (int i = 0; i < 3; i++)
-		CHECK_STR(o.outputs[i], "stdout");
+		CHECK_STR(o.outputs[i].spec, "stdout");
 }
 
 TEST(options_outputs_max)

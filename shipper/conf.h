@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The JSON config file (json-c) and the declared option tables of sinks.
+ * Every mistake is one line naming the file and the key's full path:
+ * "tcpship.json: outputs[1].max_size: '10Mb' is not a size (4096, 64KiB, 100MiB)".
+ */
+#ifndef TS_CONF_H
+#define TS_CONF_H
+
+#include <stddef.h>
+
+#include "fanout.h"
+#include "options.h"
+#include "output.h"
+
+struct json_object;
+
+/* Fill conf from obj following table t; path prefixes messages. */
+int ts_conf_apply(const struct ts_opt *t, void *conf, struct json_object *obj,
+		  const char *path, char *err, size_t errlen);
+/* Free what ts_conf_apply (or a sink's conf_spec) allocated in conf. */
+void ts_conf_free(const struct ts_opt *t, void *conf);
+
+/* Load FILE into o (before the command line is applied over it). The file's
+ * objects stay referenced from o->outputs until ts_config_release(). */
+int ts_config_load(const char *file, struct ts_options *o, char *err, size_t errlen);
+void ts_config_release(struct ts_options *o);
+
+/* The sink and its parsed conf for one output request (-o SPEC or a config
+ * entry), with the queue policy of that entry. -EINVAL: a config mistake. */
+int ts_output_conf(const struct ts_output_req *req, const struct ts_output_ops **ops,
+		   void **conf, struct ts_queue_opts *q, char *err, size_t errlen);
+
+#endif
