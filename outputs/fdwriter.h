@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Lines to a file descriptor, for the stdout and file sinks. To a pipe or a
- * terminal every batch is written at once (jq sees events as they happen);
- * to a regular file lines are gathered and written in blocks of 256 KiB, or
- * when the queue goes idle. A write cut short by an error (ENOSPC) resumes
- * where it stopped on the retry: no line is written twice or half.
+ * Lines to a file descriptor, for the stdout and file sinks. One write per
+ * batch: a batch is everything the reader took from the ring buffer in one
+ * round (up to 256 KiB), so a busy host gets large blocks and a quiet one
+ * sees its events at once (jq on a pipe). A write cut short by an error
+ * (ENOSPC) resumes where it stopped on the retry, and on a regular file the
+ * half line it left is cut off again: no line is written twice or in part.
  */
 #ifndef TS_FDWRITER_H
 #define TS_FDWRITER_H
@@ -15,28 +16,20 @@
 
 #include "output.h"
 
-#define TS_FDW_BLOCK (256 * 1024)
-
 struct ts_fdw {
 	int fd;
-	bool coalesce;			/* regular file: write in blocks */
-	struct ts_buf buf;		/* gathered, not yet written */
-	const struct ts_batch *partial;	/* unbuffered: batch being written */
-	size_t partial_done;
+	bool regular;			/* a regular file: half lines can be cut */
+	const struct ts_batch *partial;	/* batch whose write was cut short */
+	size_t partial_done;		/* bytes of it already written */
 	uint64_t written;		/* bytes that reached the fd */
+	int last_errno;
 };
 
-/* Decide coalescing from what fd is. */
 void ts_fdw_init(struct ts_fdw *w, int fd);
+/* Write the lines of recs [from, from + n); *bytes: how many went out now. */
 enum ts_out_result ts_fdw_write(struct ts_fdw *w, const struct ts_batch *b, uint32_t from,
-				uint32_t n);
-enum ts_out_result ts_fdw_flush(struct ts_fdw *w);
-/* bytes accepted but not yet written */
-static inline size_t ts_fdw_pending(const struct ts_fdw *w)
-{
-	return w->buf.len;
-}
-void ts_fdw_free(struct ts_fdw *w);
+				uint32_t n, size_t *bytes);
+
 /* The lines of recs [from, from + n): contiguous in the batch. */
 static inline const char *ts_batch_lines(const struct ts_batch *b, uint32_t from, uint32_t n,
 					 size_t *len)

@@ -6,9 +6,9 @@
  *   { "type": "file", "path": "...", "max_size": "100MiB", "max_files": 5 }
  *
  * New files are created with mode 0640 whatever the umask. SIGHUP reopens
- * the path (logrotate's postrotate): what was accepted before the signal
- * is flushed to the old file first, so no line is lost or split across the
- * reopen. With max_size, the file is rotated before a write would take it
+ * the path (logrotate's postrotate) between two batches, so no line is lost
+ * or split across the reopen. A write cut short (a full disk) is retried
+ * from where it stopped, after the half line is cut off. With max_size, the file is rotated before a write would take it
  * past the limit: path -> path.1 -> path.2 ... up to max_files kept.
  */
 #include <errno.h>
@@ -42,10 +42,14 @@ static const struct ts_opt file_opts[] = {
 struct priv {
 	const struct file_conf *conf;
 	struct ts_fdw w;
-	uint64_t size;		/* of the live file, written + pending */
+	uint64_t size;		/* of the live file */
+	/* the batch being written: records before `next` are in a file, and
+	 * [next, chunk_end) is the chunk being written (fixed on first try so
+	 * a retry writes exactly the same bytes) */
+	const struct ts_batch *cur;
+	uint32_t next, chunk_end;
 	_Atomic uint64_t reopens, rotations;
 	bool failed_open;	/* said once until it works again */
-	bool reopen_wanted;	/* SIGHUP came while lines for the old file waited */
 };
 
 static bool file_match(const char *spec)
@@ -175,24 +179,26 @@ static void file_reopen(struct ts_output *o)
 {
 	struct priv *p = o->priv;
 
-	/* the core flushed before calling: if that failed, the lines still
-	 * pending belong to the old file and go there on the next flush */
-	if (ts_fdw_pending(&p->w)) {
-		p->reopen_wanted = true;
-		return;
-	}
-	p->reopen_wanted = false;
+	/* between batches: nothing of a batch is left half in the old file */
 	if (!reopen_path(o))
 		atomic_fetch_add(&p->reopens, 1);
 }
 
-/* a reopen put off until the old file got its lines */
-static void reopen_if_wanted(struct ts_output *o)
+/* The end of the next chunk from `next`: as many records as fit under
+ * max_size, at least one when the file is empty (a line longer than the
+ * limit still goes out, alone). `next` itself when the file must rotate. */
+static uint32_t chunk_end(const struct priv *p, const struct ts_batch *b, uint32_t next,
+			  uint32_t end)
 {
-	struct priv *p = o->priv;
+	uint64_t size = p->size;
+	uint32_t k = next;
 
-	if (p->reopen_wanted && !ts_fdw_pending(&p->w))
-		file_reopen(o);
+	if (!p->conf->max_size)
+		return end;
+	while (k < end && (size + b->recs[k].len <= p->conf->max_size ||
+			   (k == next && p->size == 0)))
+		size += b->recs[k++].len;
+	return k;
 }
 
 static enum ts_out_result file_write(struct ts_output *o, const struct ts_batch *b,
@@ -200,41 +206,41 @@ static enum ts_out_result file_write(struct ts_output *o, const struct ts_batch 
 {
 	struct priv *p = o->priv;
 	enum ts_out_result r;
-	size_t len;
+	size_t bytes;
 
-	if (!n)
-		return TS_OUT_OK;
-	reopen_if_wanted(o);
-	ts_batch_lines(b, from, n, &len);
-	if (p->conf->max_size && p->size && p->size + len > p->conf->max_size) {
-		/* a batch larger than the limit still goes out whole, alone */
-		if ((r = ts_fdw_flush(&p->w)) != TS_OUT_OK)
-			return r;
-		rotate(o);
+	if (p->cur != b) {
+		p->cur = b;
+		p->next = from;
+		p->chunk_end = 0;
 	}
-	r = ts_fdw_write(&p->w, b, from, n);
-	if (r == TS_OUT_OK)
-		p->size += len;
-	return r;
-}
+	while (p->next < from + n) {
+		if (!p->chunk_end) {
+			uint32_t k = chunk_end(p, b, p->next, from + n);
 
-static enum ts_out_result file_flush(struct ts_output *o)
-{
-	struct priv *p = o->priv;
-	enum ts_out_result r = ts_fdw_flush(&p->w);
-
-	if (r == TS_OUT_OK)
-		reopen_if_wanted(o);
-	return r;
+			if (k == p->next) {
+				rotate(o);
+				if (!p->size)
+					continue;
+				k = from + n;	/* could not rotate: go past the limit */
+			}
+			p->chunk_end = k;
+		}
+		r = ts_fdw_write(&p->w, b, p->next, p->chunk_end - p->next, &bytes);
+		p->size += bytes;
+		if (r != TS_OUT_OK)
+			return r;	/* the retry resumes this chunk */
+		p->next = p->chunk_end;
+		p->chunk_end = 0;
+	}
+	p->cur = NULL;
+	return TS_OUT_OK;
 }
 
 static void file_close(struct ts_output *o)
 {
 	struct priv *p = o->priv;
 
-	ts_fdw_flush(&p->w);
 	close(p->w.fd);
-	ts_fdw_free(&p->w);
 	free(p);
 	o->priv = NULL;
 }
@@ -266,7 +272,6 @@ const struct ts_output_ops ts_output_file = {
 	.conf_spec = file_conf_spec,
 	.open = file_open,
 	.write = file_write,
-	.flush = file_flush,
 	.reopen = file_reopen,
 	.close = file_close,
 	.format = file_format,

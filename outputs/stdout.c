@@ -31,17 +31,13 @@ static int stdout_open(struct ts_output *o, const void *conf, char *err, size_t 
 static enum ts_out_result stdout_write(struct ts_output *o, const struct ts_batch *b,
 				       uint32_t from, uint32_t n)
 {
-	return ts_fdw_write(o->priv, b, from, n);
-}
+	size_t bytes;
 
-static enum ts_out_result stdout_flush(struct ts_output *o)
-{
-	return ts_fdw_flush(o->priv);
+	return ts_fdw_write(o->priv, b, from, n, &bytes);
 }
 
 static void stdout_close(struct ts_output *o)
 {
-	ts_fdw_free(o->priv);
 	free(o->priv);
 	o->priv = NULL;
 }
@@ -60,7 +56,6 @@ const struct ts_output_ops ts_output_stdout = {
 	.match = stdout_match,
 	.open = stdout_open,
 	.write = stdout_write,
-	.flush = stdout_flush,
 	.close = stdout_close,
 	.format = stdout_format,
 	.default_drop_when_full = false,

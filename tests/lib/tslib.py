@@ -76,7 +76,8 @@ def wait_until(pred, timeout, what, interval=0.02):
 class Tcpship:
     """A running tcpship: stdout lines parsed and schema-checked as they come."""
 
-    def __init__(self, *args, env=None, ready=True, timeout=20, stdout=None, user=None):
+    def __init__(self, *args, env=None, ready=True, timeout=20, stdout=None, user=None,
+                 umask=None):
         self.args = [TCPSHIP, *args]
         self.lines = []         # raw stdout lines
         self.events = []        # parsed JSON objects
@@ -88,7 +89,7 @@ class Tcpship:
             cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
         self.proc = subprocess.Popen(cmd, stdout=stdout or subprocess.PIPE,
                                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                     env=env)
+                                     env=env, umask=-1 if umask is None else umask)
         at_cleanup(self.kill)
         self.json_mode = "--format" not in args and "-f" not in args
         self._t_out = None
@@ -175,6 +176,20 @@ class Tcpship:
             self._t_out.join(5)
         self._t_err.join(5)
         return self.proc.returncode
+
+    def exit_line(self):
+        """The counters of the `tcpship: exit:` line: the totals, and per output."""
+        import re
+        line = [l for l in self.stderr_lines if l.startswith("tcpship: exit: ")]
+        if not line:
+            raise AssertionError(f"no exit line: {self.stderr[-500:]}")
+        parts = line[-1][len("tcpship: exit: "):].split(" | ")
+        total = dict(re.findall(r"(\w+)=(\d+)", parts[0]))
+        sinks = {}
+        for p in parts[1:]:
+            name, _, rest = p.partition(": ")
+            sinks[name] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", rest)}
+        return {k: int(v) for k, v in total.items()}, sinks
 
     def kill(self):
         if self.proc.poll() is None:
