@@ -127,11 +127,29 @@ struct ts_output_ops {
 	bool default_drop_when_full;
 };
 
+/* Sinks that send requests (HTTP) gather events across reader batches: a
+ * unit goes to write() once it holds max_events, or max_bytes of lines, or
+ * max_delay has passed since its first event. 0 max_events: no gathering,
+ * each reader batch goes as it comes. */
+struct ts_out_batching {
+	uint32_t max_events;
+	uint64_t max_bytes;
+	uint64_t max_delay_ns;
+};
+
 struct ts_output {
 	const struct ts_output_ops *ops;
 	void *priv;		/* the sink's own state */
 	char name[64];		/* for messages and counters */
+	/* set by open() if wanted: */
+	struct ts_out_batching batching;
+	unsigned workers;	/* writes in flight at once (default 1: order kept) */
 };
+
+/* For a sink's write(), on the core's worker thread: */
+int ts_out_worker(void);		/* 0..workers-1: per-worker state */
+void ts_out_dropped(uint32_t n);	/* n events of this write dropped for good */
+void ts_out_retry_after(uint64_t ns);	/* the receiver asked to wait this long */
 
 /* the table: outputs/outputs.c */
 extern const struct ts_output_ops *const ts_output_table[];

@@ -9,14 +9,41 @@
 #include <time.h>
 
 #include "conf.h"
+#include "encode.h"
 #include "util.h"
 
 #define MAX_SINKS 32
 
+#define MAX_WORKERS 16
+
 struct node {
 	struct node *next;
 	struct ts_batch *b;
+	uint32_t used;			/* records already taken into a unit */
 };
+
+/* The core's side of the sink interface, per worker thread: which worker
+ * this is, what the sink dropped for good during a write, and how long the
+ * receiver asked us to wait (HTTP Retry-After). */
+static __thread int tl_worker;
+static __thread uint32_t tl_dropped;
+static __thread uint64_t tl_retry_after_ns;
+
+int ts_out_worker(void)
+{
+	return tl_worker;
+}
+
+void ts_out_dropped(uint32_t n)
+{
+	tl_dropped += n;
+}
+
+void ts_out_retry_after(uint64_t ns)
+{
+	if (ns > tl_retry_after_ns)
+		tl_retry_after_ns = ns;
+}
 
 struct sink {
 	struct ts_output out;
@@ -29,10 +56,12 @@ struct sink {
 	pthread_cond_t cv_work;		/* a batch arrived, or closing */
 	pthread_cond_t cv_space;	/* room freed, or the sink died */
 	struct node *head, *tail;
-	uint64_t queued;
+	uint64_t queued;		/* events in the queue */
+	uint64_t inflight;		/* events taken by workers, not yet accounted */
 	bool closing, started, finished;
 	bool reopen;
-	pthread_t thread;
+	unsigned n_workers, running;
+	pthread_t threads[MAX_WORKERS];
 	uint64_t deadline_ns;
 
 	_Atomic bool dead;
@@ -81,11 +110,14 @@ int ts_fanout_add(struct ts_fanout *f, const struct ts_output_ops *ops, void *co
 		s->q.retry_max_ns = 30 * 1000000000ULL;
 	s->drop_when_full = q->when_full == TS_FULL_DEFAULT ? ops->default_drop_when_full
 							     : q->when_full == TS_FULL_DROP;
+	s->out.workers = 1;
 	rc = ops->open(&s->out, conf, err, errlen);
 	if (rc) {
 		free(s);
 		goto fail;
 	}
+	s->n_workers = s->out.workers < 1 ? 1 : s->out.workers > MAX_WORKERS ? MAX_WORKERS
+										: s->out.workers;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -140,8 +172,19 @@ static bool wait_retry(struct sink *s, uint64_t t)
 	return late;
 }
 
+static void sink_dead(struct sink *s)
+{
+	atomic_store(&s->dead, true);
+	pthread_mutex_lock(&s->mu);
+	pthread_cond_broadcast(&s->cv_space);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Hand b to the sink until it is delivered, dropped, or the exit deadline
+ * passes; every event ends in exactly one counter. */
 static void deliver(struct sink *s, struct ts_batch *b)
 {
+	uint32_t dropped = 0;
 	unsigned attempt = 0;
 
 	if (atomic_load(&s->dead)) {
@@ -149,26 +192,35 @@ static void deliver(struct sink *s, struct ts_batch *b)
 		return;
 	}
 	for (;;) {
-		enum ts_out_result r = s->out.ops->write(&s->out, b, 0, b->n);
+		enum ts_out_result r;
+		uint64_t wait;
 
+		tl_dropped = 0;
+		tl_retry_after_ns = 0;
+		r = s->out.ops->write(&s->out, b, 0, b->n);
+		/* items the sink gave up on for good (a 400 for one bulk item) */
+		dropped += tl_dropped;
+		if (dropped > b->n)
+			dropped = b->n;
+		atomic_fetch_add(&s->dropped_error, tl_dropped);
 		switch (r) {
 		case TS_OUT_OK:
-			atomic_fetch_add(&s->events_out, b->n);
+			atomic_fetch_add(&s->events_out, b->n - dropped);
 			return;
 		case TS_OUT_DROP:
-			atomic_fetch_add(&s->dropped_error, b->n);
+			atomic_fetch_add(&s->dropped_error, b->n - dropped);
 			return;
 		case TS_OUT_FATAL:
-			atomic_fetch_add(&s->dropped_error, b->n);
-			atomic_store(&s->dead, true);
-			pthread_mutex_lock(&s->mu);
-			pthread_cond_broadcast(&s->cv_space);
-			pthread_mutex_unlock(&s->mu);
+			atomic_fetch_add(&s->dropped_error, b->n - dropped);
+			sink_dead(s);
 			return;
 		case TS_OUT_RETRY:
 			atomic_fetch_add(&s->retries, 1);
-			if (wait_retry(s, ts_now_ns(CLOCK_MONOTONIC) + backoff_ns(s, attempt++))) {
-				atomic_fetch_add(&s->dropped_exit, b->n);
+			wait = backoff_ns(s, attempt++);
+			if (tl_retry_after_ns > wait)
+				wait = tl_retry_after_ns;
+			if (wait_retry(s, ts_now_ns(CLOCK_MONOTONIC) + wait)) {
+				atomic_fetch_add(&s->dropped_exit, b->n - dropped);
 				return;
 			}
 			break;
@@ -176,31 +228,125 @@ static void deliver(struct sink *s, struct ts_batch *b)
 	}
 }
 
-static void *worker(void *arg)
+/* Move records from the head of the queue into unit (called with mu held),
+ * within the sink's batching limits. Returns true when the unit is full. */
+static bool take(struct sink *s, struct ts_batch *unit)
 {
-	struct sink *s = arg;
-	bool pending = false;
+	const struct ts_out_batching *bt = &s->out.batching;
+	struct node *nd = s->head;
+	struct ts_batch *b = nd->b;
+	uint32_t first = nd->used, k = first;
+	size_t bytes = 0;
+
+	while (k < b->n && unit->n + (k - first) < bt->max_events &&
+	       (unit->n + (k - first) == 0 || unit->len + bytes + b->recs[k].len <= bt->max_bytes))
+		bytes += b->recs[k++].len;
+	if (k > first) {
+		size_t off = b->recs[first].off;
+
+		memcpy(unit->data + unit->len, b->data + off, bytes);
+		for (uint32_t i = first; i < k; i++) {
+			struct ts_rec *r = &unit->recs[unit->n++];
+
+			*r = b->recs[i];
+			r->off = (uint32_t)(unit->len + (b->recs[i].off - off));
+		}
+		unit->len += bytes;
+		nd->used = k;
+		s->queued -= k - first;
+		s->inflight += k - first;
+	}
+	if (nd->used == b->n) {
+		s->head = nd->next;
+		if (!s->head)
+			s->tail = NULL;
+		ts_batch_put(b);
+		free(nd);
+	}
+	pthread_cond_signal(&s->cv_space);
+	return unit->n >= bt->max_events || unit->len >= bt->max_bytes ||
+	       (k < b->n && k > first);	/* the next record would not fit */
+}
+
+enum wait_result { W_QUEUE, W_REOPEN, W_IDLE, W_TIMEOUT, W_END };
+
+/* With mu held: wait for a batch, a reopen, the idle-flush time (when
+ * something is pending) or `until` (a unit being filled), or the close. */
+static enum wait_result wait_work(struct sink *s, bool pending, uint64_t until)
+{
+	struct timespec ts;
 
 	for (;;) {
-		struct node *nd;
+		if (s->reopen)
+			return W_REOPEN;
+		if (s->head)
+			return W_QUEUE;
+		if (s->closing)
+			return W_END;
+		if (until || pending) {
+			uint64_t t = until ? until : ts_now_ns(CLOCK_MONOTONIC) + s->q.idle_flush_ns;
+
+			abstime(&ts, t);
+			if (pthread_cond_timedwait(&s->cv_work, &s->mu, &ts) == ETIMEDOUT &&
+			    !s->head && !s->reopen)
+				return until ? W_TIMEOUT : W_IDLE;
+		} else {
+			pthread_cond_wait(&s->cv_work, &s->mu);
+		}
+	}
+}
+
+struct wctx {
+	struct sink *s;
+	int index;
+};
+
+static void *worker(void *arg)
+{
+	struct wctx *w = arg;
+	struct sink *s = w->s;
+	bool batching = s->out.batching.max_events > 0, pending = false, last;
+
+	tl_worker = w->index;
+	free(w);
+	for (;;) {
+		struct ts_batch *unit = NULL;
+		uint64_t until = 0;
+		enum wait_result r;
 
 		pthread_mutex_lock(&s->mu);
-		while (!s->head && !s->closing && !s->reopen) {
-			if (pending) {
-				struct timespec ts;
+		for (;;) {
+			r = wait_work(s, pending && !unit, until);
+			if (r == W_REOPEN && unit)
+				break;	/* send what was gathered for the old target */
+			if (r != W_QUEUE)
+				break;
+			if (!batching) {
+				struct node *nd = s->head;
 
-				abstime(&ts, ts_now_ns(CLOCK_MONOTONIC) + s->q.idle_flush_ns);
-				if (pthread_cond_timedwait(&s->cv_work, &s->mu, &ts) == ETIMEDOUT &&
-				    !s->head)
-					break;
-			} else {
-				pthread_cond_wait(&s->cv_work, &s->mu);
+				s->head = nd->next;
+				if (!s->head)
+					s->tail = NULL;
+				s->queued -= nd->b->n;
+				s->inflight += nd->b->n;
+				pthread_cond_signal(&s->cv_space);
+				unit = nd->b;
+				free(nd);
+				break;
 			}
+			if (!unit) {
+				unit = ts_batch_new(s->out.batching.max_bytes + TS_LINE_MAX,
+						    s->out.batching.max_events);
+				if (!unit)
+					break;
+				until = ts_now_ns(CLOCK_MONOTONIC) + s->out.batching.max_delay_ns;
+			}
+			if (take(s, unit) || s->closing)
+				break;
 		}
-		if (s->reopen) {
+		if (r == W_REOPEN && !unit) {
 			s->reopen = false;
 			pthread_mutex_unlock(&s->mu);
-			/* what was written before the reopen goes to the old file */
 			if (pending && s->out.ops->flush)
 				s->out.ops->flush(&s->out);
 			pending = false;
@@ -208,31 +354,31 @@ static void *worker(void *arg)
 				s->out.ops->reopen(&s->out);
 			continue;
 		}
-		nd = s->head;
-		if (!nd) {
-			bool closing = s->closing;
+		pthread_mutex_unlock(&s->mu);
+		if (unit) {
+			uint32_t n = unit->n;
 
+			deliver(s, unit);
+			ts_batch_put(unit);
+			pending = true;
+			pthread_mutex_lock(&s->mu);
+			s->inflight -= n;
 			pthread_mutex_unlock(&s->mu);
-			if (pending && s->out.ops->flush && !atomic_load(&s->dead) &&
-			    s->out.ops->flush(&s->out) == TS_OUT_FATAL)
-				atomic_store(&s->dead, true);
-			pending = false;
-			if (closing)
-				break;
 			continue;
 		}
-		s->head = nd->next;
-		if (!s->head)
-			s->tail = NULL;
-		s->queued -= nd->b->n;
-		pthread_cond_signal(&s->cv_space);
-		pthread_mutex_unlock(&s->mu);
-
-		deliver(s, nd->b);
-		pending = true;
-		ts_batch_put(nd->b);
-		free(nd);
+		if ((r == W_IDLE || r == W_END) && pending && s->out.ops->flush &&
+		    !atomic_load(&s->dead) && s->out.ops->flush(&s->out) == TS_OUT_FATAL)
+			sink_dead(s);
+		pending = false;
+		if (r == W_END)
+			break;
 	}
+	/* the last worker out closes the sink */
+	pthread_mutex_lock(&s->mu);
+	last = --s->running == 0;
+	pthread_mutex_unlock(&s->mu);
+	if (!last)
+		return NULL;
 	if (s->out.ops->counters)
 		s->out.ops->counters(&s->out, s->extra_final, sizeof(s->extra_final));
 	if (s->out.ops->close)
@@ -247,11 +393,24 @@ static void *worker(void *arg)
 int ts_fanout_start(struct ts_fanout *f)
 {
 	for (int i = 0; i < f->n; i++) {
-		int err = pthread_create(&f->sinks[i]->thread, NULL, worker, f->sinks[i]);
+		struct sink *s = f->sinks[i];
 
-		if (err)
-			return -err;
-		f->sinks[i]->started = true;
+		s->running = s->n_workers;
+		for (unsigned k = 0; k < s->n_workers; k++) {
+			struct wctx *w = malloc(sizeof(*w));
+			int err;
+
+			if (!w)
+				return -ENOMEM;
+			w->s = s;
+			w->index = (int)k;
+			err = pthread_create(&s->threads[k], NULL, worker, w);
+			if (err) {
+				free(w);
+				return -err;
+			}
+		}
+		s->started = true;
 	}
 	return 0;
 }
@@ -347,14 +506,15 @@ void ts_fanout_stop(struct ts_fanout *f, uint64_t deadline_ns)
 				break;
 		if (s->finished) {
 			pthread_mutex_unlock(&s->mu);
-			pthread_join(s->thread, NULL);
+			for (unsigned k = 0; k < s->n_workers; k++)
+				pthread_join(s->threads[k], NULL);
 			s->started = false;
 			continue;
 		}
 		/* A sink stuck in a write past the deadline: what it still
-		 * holds is lost, and said so. The thread is left behind. */
-		atomic_fetch_add(&s->dropped_exit, s->queued);
-		s->queued = 0;
+		 * holds is lost, and said so. The threads are left behind. */
+		atomic_fetch_add(&s->dropped_exit, s->queued + s->inflight);
+		s->queued = s->inflight = 0;
 		pthread_mutex_unlock(&s->mu);
 	}
 }
