@@ -256,7 +256,10 @@ static bool take(struct sink *s, struct ts_batch *unit)
 		s->queued -= k - first;
 		s->inflight += k - first;
 	}
-	if (nd->used == b->n) {
+	/* stopped inside the batch: the next record does not fit */
+	bool split = k < b->n;
+
+	if (!split) {
 		s->head = nd->next;
 		if (!s->head)
 			s->tail = NULL;
@@ -264,8 +267,7 @@ static bool take(struct sink *s, struct ts_batch *unit)
 		free(nd);
 	}
 	pthread_cond_signal(&s->cv_space);
-	return unit->n >= bt->max_events || unit->len >= bt->max_bytes ||
-	       (k < b->n && k > first);	/* the next record would not fit */
+	return split || unit->n >= bt->max_events || unit->len >= bt->max_bytes;
 }
 
 enum wait_result { W_QUEUE, W_REOPEN, W_IDLE, W_TIMEOUT, W_END };
@@ -443,6 +445,7 @@ static void enqueue(struct sink *s, struct ts_batch *b)
 	}
 	ts_batch_get(b);
 	nd->b = b;
+	nd->used = 0;
 	nd->next = NULL;
 	if (s->tail)
 		s->tail->next = nd;
