@@ -1,11 +1,16 @@
 #!/bin/sh
 # Install what tcpship needs from Debian's archive, and only what is missing.
 #   packaging/deps.sh build|test|bench
-# The package lists here are the project's Build-Depends and test/bench needs.
+# The lists here are the project's Build-Depends and what the test suite and
+# the benchmark start for real (rsyslog, ClickHouse, QEMU with Debian's own
+# kernel). Services those packages ship are not started: the tests run
+# private instances on loopback.
 set -eu
 
-build="make gcc libc6-dev linux-libc-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjson-c-dev libcurl4-openssl-dev pkg-config"
-test="$build python3 python3-jsonschema iproute2 nftables util-linux"
+build="make gcc libc6-dev linux-libc-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
+	libjson-c-dev libcurl4-openssl-dev libssl-dev pkg-config"
+test="$build python3 python3-jsonschema iproute2 nftables util-linux openssl
+	rsyslog rsyslog-openssl syslog-ng-core clickhouse-server qemu-system-x86 busybox-static"
 bench="$build python3"
 
 case "${1:-}" in
@@ -29,5 +34,15 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "tcpship: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# keep package scripts from starting the daemons they ship (rsyslog,
+# clickhouse-server): 101 = "action forbidden" to invoke-rc.d
+policy=/usr/sbin/policy-rc.d
+own_policy=
+if [ ! -e $policy ]; then
+	printf '#!/bin/sh\nexit 101\n' > $policy
+	chmod +x $policy
+	own_policy=1
+fi
+trap '[ -n "$own_policy" ] && rm -f $policy' EXIT
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends $missing >/dev/null
