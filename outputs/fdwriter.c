@@ -6,6 +6,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int ts_fdw_format(struct ts_output *o, const struct ts_batch *b, uint32_t from, uint32_t n,
+		  struct ts_buf *out)
+{
+	size_t len;
+	const char *s;
+
+	if (!n)
+		return 0;
+	s = ts_batch_lines(b, from, n, &len);
+	return ts_buf_append(out, s, len);
+}
+
 void ts_fdw_init(struct ts_fdw *w, int fd)
 {
 	struct stat st;

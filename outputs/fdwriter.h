@@ -30,6 +30,10 @@ void ts_fdw_init(struct ts_fdw *w, int fd);
 enum ts_out_result ts_fdw_write(struct ts_fdw *w, const struct ts_batch *b, uint32_t from,
 				uint32_t n, size_t *bytes);
 
+/* The format hook of line sinks: the lines themselves. */
+int ts_fdw_format(struct ts_output *o, const struct ts_batch *b, uint32_t from, uint32_t n,
+		  struct ts_buf *out);
+
 /* The lines of recs [from, from + n): contiguous in the batch. */
 static inline const char *ts_batch_lines(const struct ts_batch *b, uint32_t from, uint32_t n,
 					 size_t *len)

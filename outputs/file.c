@@ -245,15 +245,6 @@ static void file_close(struct ts_output *o)
 	o->priv = NULL;
 }
 
-static int file_format(struct ts_output *o, const struct ts_batch *b, uint32_t from,
-		       uint32_t n, struct ts_buf *out)
-{
-	size_t len;
-	const char *s = n ? ts_batch_lines(b, from, n, &len) : "";
-
-	return n ? ts_buf_append(out, s, len) : 0;
-}
-
 static int file_counters(struct ts_output *o, char *buf, size_t len)
 {
 	struct priv *p = o->priv;
@@ -274,7 +265,7 @@ const struct ts_output_ops ts_output_file = {
 	.write = file_write,
 	.reopen = file_reopen,
 	.close = file_close,
-	.format = file_format,
+	.format = ts_fdw_format,
 	.counters = file_counters,
 	.default_drop_when_full = false,
 };

@@ -42,21 +42,12 @@ static void stdout_close(struct ts_output *o)
 	o->priv = NULL;
 }
 
-static int stdout_format(struct ts_output *o, const struct ts_batch *b, uint32_t from,
-			 uint32_t n, struct ts_buf *out)
-{
-	size_t len;
-	const char *s = n ? ts_batch_lines(b, from, n, &len) : "";
-
-	return n ? ts_buf_append(out, s, len) : 0;
-}
-
 const struct ts_output_ops ts_output_stdout = {
 	.type = "stdout",
 	.match = stdout_match,
 	.open = stdout_open,
 	.write = stdout_write,
 	.close = stdout_close,
-	.format = stdout_format,
+	.format = ts_fdw_format,
 	.default_drop_when_full = false,
 };

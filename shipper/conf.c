@@ -11,16 +11,7 @@
 #include "encode.h"
 #include "util.h"
 
-__attribute__((format(printf, 3, 4)))
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#define bad ts_errf
 
 static const char *type_word(struct json_object *v)
 {

@@ -178,16 +178,9 @@ static const struct option long_opts[] = {
 	{ 0 },
 };
 
-__attribute__((format(printf, 3, 4)))
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return TS_PARSE_ERROR;
-}
+/* the messages are the same kind as the config file's; the result code is
+ * the parser's own */
+#define bad(...) (ts_errf(__VA_ARGS__), TS_PARSE_ERROR)
 
 static int parse_duration_opt(const char *opt, const char *arg, uint64_t *out, char *err,
 			      size_t errlen)

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,16 @@ const char *ts_tcp_state_name(unsigned state)
 	};
 
 	return state < TS_ARRAY_SIZE(names) ? names[state] : NULL;
+}
+
+int ts_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
 }
 
 uint64_t ts_now_ns(int clock_id)

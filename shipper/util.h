@@ -21,6 +21,9 @@ const char *ts_errno_name(int err, char buf[16]);
 /* "ESTABLISHED", "SYN_SENT", ...; NULL if unknown */
 const char *ts_tcp_state_name(unsigned state);
 
+/* printf into err; returns -EINVAL (a usage or config mistake). */
+int ts_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* time: CLOCK_* readings in ns */
 uint64_t ts_now_ns(int clock_id);
 
