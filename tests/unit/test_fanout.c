@@ -27,6 +27,7 @@ static struct script {
 	uint32_t drop_per_write;	/* report this many as dropped for good */
 	enum ts_out_result result;	/* after the failures */
 	_Atomic int block;		/* writes wait while set */
+	unsigned slow_us;		/* each write takes this long */
 	pthread_mutex_t mu;
 	uint64_t seen[MAXSEEN];		/* seqs delivered, in order of arrival */
 	int n_seen;
@@ -51,6 +52,8 @@ static enum ts_out_result fake_write(struct ts_output *o, const struct ts_batch 
 
 	while (atomic_load(&sc.block))
 		usleep(1000);	/* a stuck receiver */
+	if (sc.slow_us)
+		usleep(sc.slow_us);	/* a request taking its time */
 	atomic_fetch_or(&sc.workers_seen, 1 << ts_out_worker());
 	if (w < sc.fail_first)
 		return TS_OUT_RETRY;
@@ -346,6 +349,7 @@ TEST(fanout_several_workers)
 	struct ts_fanout *f;
 
 	sc.workers = 4;
+	sc.slow_us = 2000;	/* while one waits on its receiver, others send */
 	sc.batching = (struct ts_out_batching){ 3, 1 << 20, 1000000 };
 	f = start(&q);
 	CHECK(f);
