@@ -7,7 +7,8 @@
  *                                                 + syscalls:sys_exit_connect
  *   accept      kretprobe inet_csk_accept         syscalls:sys_exit_accept{,4} (fd -> sock)
  *   close       kprobe tcp_set_state (-> CLOSE)   tp_btf inet_sock_set_state (-> CLOSE)
- *   retransmit  kprobe tcp_retransmit_skb         tp_btf tcp_retransmit_skb
+ *   retransmit  k(ret)probe tcp_retransmit_skb,   tp_btf tcp_retransmit_skb
+ *               tcp_send_loss_probe
  *   send/recv   k(ret)probe tcp_sendmsg/recvmsg   tp_btf sock_{send,recv}_length + raw_tp sys_enter
  *   dns         kprobe udp_sendmsg/udpv6_sendmsg  syscalls:sys_enter_send{to,msg,mmsg}
  *
@@ -105,6 +106,20 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } connecting SEC(".maps");
+
+struct retrans_start {
+	__u64 sk;
+	__u32 total_retrans;
+};
+
+/* kprobe set, retransmit: thread -> socket and its retransmission count,
+ * from entry to return */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct retrans_start);
+} retrans_sk SEC(".maps");
 
 struct io_start {
 	__u64 ts;
@@ -663,15 +678,81 @@ static __always_inline int on_retransmit(const struct sock *sk, __u32 probe)
 	return 0;
 }
 
+/* kprobe set. A retransmission leaves through tcp_retransmit_skb(), or,
+ * for a tail loss probe, straight through __tcp_retransmit_skb() from
+ * tcp_send_loss_probe() (6.1 inlines the inner function into the outer
+ * one, so it cannot be probed itself; the outer kprobe alone saw 2 of 3
+ * retransmissions). Around both callers, the socket's own retransmission
+ * counter says whether a segment really went out again: a failed attempt,
+ * or a loss probe that sent new data, is no retransmission (and is not
+ * what the tracepoint reports either). */
+static __always_inline int retrans_enter(const struct sock *sk)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct retrans_start r = {
+		.sk = (__u64)sk,
+		.total_retrans = BPF_CORE_READ((const struct tcp_sock *)sk, total_retrans),
+	};
+
+	bpf_map_update_elem(&retrans_sk, &tid, &r, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int retrans_exit(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct retrans_start *rp = bpf_map_lookup_elem(&retrans_sk, &tid);
+	const struct tcp_sock *tp;
+	struct retrans_start r;
+
+	if (!rp)
+		return 0;
+	r = *rp;
+	bpf_map_delete_elem(&retrans_sk, &tid);
+	/* a plain local: inside BPF_CORE_READ, `r.sk` itself would become a
+	 * CO-RE relocation against a struct the kernel does not have */
+	tp = (const struct tcp_sock *)r.sk;
+	if (BPF_CORE_READ(tp, total_retrans) == r.total_retrans)
+		return 0;
+	return on_retransmit((const struct sock *)tp, TS_KPROBE);
+}
+
 SEC("kprobe/tcp_retransmit_skb")
 int BPF_KPROBE(kp_retransmit, struct sock *sk)
 {
-	return on_retransmit(sk, TS_KPROBE);
+	return retrans_enter(sk);
 }
+
+SEC("kretprobe/tcp_retransmit_skb")
+int BPF_KRETPROBE(kr_retransmit)
+{
+	return retrans_exit();
+}
+
+SEC("kprobe/tcp_send_loss_probe")
+int BPF_KPROBE(kp_loss_probe, struct sock *sk)
+{
+	return retrans_enter(sk);
+}
+
+SEC("kretprobe/tcp_send_loss_probe")
+int BPF_KRETPROBE(kr_loss_probe)
+{
+	return retrans_exit();
+}
+
+/* The tracepoint gained an `err` argument (failed attempts are traced too)
+ * in later kernels; with it, only a 0 is a retransmission. */
+struct trace_event_raw_tcp_retransmit_skb___err {
+	int err;
+} __attribute__((preserve_access_index));
 
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(tp_retransmit, const struct sock *sk)
 {
+	if (bpf_core_field_exists(((struct trace_event_raw_tcp_retransmit_skb___err *)0)->err) &&
+	    (int)ctx[2])
+		return 0;
 	return on_retransmit(sk, TS_TRACEPOINT);
 }
 
@@ -938,6 +1019,12 @@ static __always_inline void emit_dns(__u32 probe, const struct sock *sk, const s
 	if (!tu.sport)
 		e->h.flags &= ~TS_F_SADDR;	/* not bound yet */
 	n = avail < total ? avail : total;
+	/* Compare and use the same register: where avail == total (the
+	 * tracepoint set), clang otherwise bounds one reload of `total` from
+	 * the stack and passes another to bpf_probe_read_user. 6.18's verifier
+	 * carries the bound across the stack slot; 6.1's does not ("R2 min
+	 * value is negative"). */
+	barrier_var(n);
 	if (n > TS_DNS_MAX) {
 		n = TS_DNS_MAX;
 		e->h.flags |= TS_F_TRUNC;

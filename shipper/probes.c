@@ -46,7 +46,8 @@ static const struct group {
 		  "their close events carry no pid" },
 	} },
 	[TS_G_RETRANSMIT] = { "retransmit", T(TS_RETRANSMIT), {
-		{ { "kp_retransmit" }, "kprobe tcp_retransmit_skb", NULL },
+		{ { "kp_retransmit", "kr_retransmit", "kp_loss_probe", "kr_loss_probe" },
+		  "kprobe+kretprobe tcp_retransmit_skb, tcp_send_loss_probe", NULL },
 		{ { "tp_retransmit" }, "tp_btf tcp_retransmit_skb", NULL },
 	} },
 	[TS_G_SEND] = { "send", T(TS_SEND), {
@@ -138,6 +139,10 @@ struct env {
 	bool fn_found[32];
 	int n_fn;
 	bool kallsyms_read;
+	/* the last check failed because the hook's target is not in this
+	 * kernel at all (a tracepoint that came later, an inlined function):
+	 * its programs cannot load here, and that is no verifier failure */
+	bool absent;
 };
 
 static void env_kprobes(struct env *e)
@@ -243,6 +248,7 @@ static bool sec_available(struct env *e, struct bpf_object *obj, const char *sec
 	const char *name = slash ? slash + 1 : "";
 	char buf[160];
 
+	e->absent = false;
 	if (!strncmp(sec, "kprobe/", 7) || !strncmp(sec, "kretprobe/", 10)) {
 		env_kprobes(e);
 		if (!e->kprobes) {
@@ -252,6 +258,7 @@ static bool sec_available(struct env *e, struct bpf_object *obj, const char *sec
 		env_kallsyms(e, obj);
 		if (!kallsyms_has(e, name)) {
 			snprintf(why, n, "function %s is not in /proc/kallsyms on this kernel", name);
+			e->absent = true;
 			return false;
 		}
 		return true;
@@ -264,6 +271,7 @@ static bool sec_available(struct env *e, struct bpf_object *obj, const char *sec
 		snprintf(buf, sizeof(buf), "btf_trace_%s", name);
 		if (btf__find_by_name_kind(e->btf, buf, BTF_KIND_TYPEDEF) < 0) {
 			snprintf(why, n, "tracepoint %s does not exist on this kernel", name);
+			e->absent = true;
 			return false;
 		}
 		return true;
@@ -278,6 +286,7 @@ static bool sec_available(struct env *e, struct bpf_object *obj, const char *sec
 		if (access(buf, F_OK)) {
 			snprintf(why, n, "tracepoint %s does not exist on this kernel%s", name,
 				 strstr(name, "syscalls/") ? " (CONFIG_FTRACE_SYSCALLS off?)" : "");
+			e->absent = true;
 			return false;
 		}
 		return true;
@@ -586,7 +595,10 @@ int ts_probes_list(const struct ts_options *o, FILE *out)
 			enable_set(p.skel, g, s);
 			configure(p.skel, o, o->type_mask, s == TS_SET_TP);
 			rc = tcpship_bpf__load(p.skel);
-			if (rc) {
+			if (rc && !avail && e.absent) {
+				snprintf(loads, sizeof(loads), "n/a");
+				snprintf(attaches, sizeof(attaches), "no (%s)", why);
+			} else if (rc) {
 				snprintf(loads, sizeof(loads), "no");
 				snprintf(attaches, sizeof(attaches), "no (does not load: %s)",
 					 strerror(-rc));
@@ -598,10 +610,13 @@ int ts_probes_list(const struct ts_options *o, FILE *out)
 			} else if (pick[g] == TS_SET_NONE) {
 				pick[g] = s;
 			}
-			fprintf(out, "%-11s %-11s %-6s %-9s %s%s%s%s\n", groups[g].name, set_names[s],
+			/* "no (why)" -> "-- why" */
+			if (!strncmp(attaches, "no (", 4))
+				attaches[strlen(attaches) - 1] = 0;
+			fprintf(out, "%-11s %-11s %-6s %-9s %s%s%s\n", groups[g].name, set_names[s],
 				loads, strncmp(attaches, "yes", 3) ? "no" : "yes", groups[g].set[s].desc,
 				strncmp(attaches, "no (", 4) ? "" : " -- ",
-				strncmp(attaches, "no (", 4) ? "" : attaches + 3, "");
+				strncmp(attaches, "no (", 4) ? "" : attaches + 4);
 			unload(&p);
 		}
 	}

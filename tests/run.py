@@ -60,7 +60,8 @@ def run_unit(res, filters):
             continue
         seen += 1
         res.record(status, name, detail)
-    if p.returncode not in (0, 1) or (p.returncode == 1 and not res.failed):
+    any_fail = any(l.startswith("FAIL ") for l in p.stdout.splitlines())
+    if p.returncode not in (0, 1) or (p.returncode == 1 and not any_fail):
         res.record("FAIL", "unit/harness", f"exit {p.returncode}: {p.stderr[-300:]}")
     if not seen and not filters:
         res.record("FAIL", "unit/harness", "no unit tests ran")
