@@ -273,25 +273,61 @@ static __always_inline void unmap_v4(struct tuple *tu)
 	__builtin_memset(tu->saddr + 4, 0, 12);
 }
 
-static __always_inline bool read_tuple(const struct sock *sk, struct tuple *tu)
+/*
+ * Reading a socket. A tp_btf program holds a BTF pointer and loads from it
+ * directly (a plain load); kprobes and syscall tracepoints hold a plain
+ * number and must copy through bpf_probe_read_kernel (~25 ns a field, most
+ * of a hook's cost). `direct` is a constant at every call site, so each
+ * program is built with one kind of read only. Fields of the TCP socket
+ * beyond struct sock need the tcp_sock type: bpf_skc_to_tcp_sock() gives
+ * it on the direct path (NULL for anything but a full TCP socket).
+ */
+#define RD(direct, p, f) ((direct) ? (p)->f : BPF_CORE_READ(p, f))
+
+static __always_inline const struct tcp_sock *tcp_of(const struct sock *sk, bool direct)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	return direct ? bpf_skc_to_tcp_sock((void *)sk) : (const struct tcp_sock *)sk;
+}
+
+static __always_inline bool read_tuple(const struct sock *sk, struct tuple *tu, bool direct)
+{
+	__u16 family = RD(direct, sk, __sk_common.skc_family);
+	const struct tcp_sock *tp;
 
 	__builtin_memset(tu, 0, sizeof(*tu));
 	/* inet_sport, not skc_num: the move to CLOSE releases the port
 	 * (inet_put_port zeroes inet_num) before the tracepoint fires */
-	tu->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
-	tu->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (direct) {
+		tp = tcp_of(sk, true);
+		if (!tp)
+			return false;
+		tu->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+	} else {
+		tu->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	}
+	tu->dport = bpf_ntohs(RD(direct, sk, __sk_common.skc_dport));
 	if (family == AF_INET) {
 		tu->family = TS_IPV4;
-		BPF_CORE_READ_INTO((__u32 *)tu->saddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)tu->daddr, sk, __sk_common.skc_daddr);
+		if (direct) {
+			*(__u32 *)tu->saddr = sk->__sk_common.skc_rcv_saddr;
+			*(__u32 *)tu->daddr = sk->__sk_common.skc_daddr;
+		} else {
+			BPF_CORE_READ_INTO((__u32 *)tu->saddr, sk, __sk_common.skc_rcv_saddr);
+			BPF_CORE_READ_INTO((__u32 *)tu->daddr, sk, __sk_common.skc_daddr);
+		}
 		return true;
 	}
 	if (family == AF_INET6) {
 		tu->family = TS_IPV6;
-		BPF_CORE_READ_INTO((struct in6_addr *)tu->saddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO((struct in6_addr *)tu->daddr, sk, __sk_common.skc_v6_daddr);
+		if (direct) {
+			__builtin_memcpy(tu->saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+			__builtin_memcpy(tu->daddr, &sk->__sk_common.skc_v6_daddr, 16);
+		} else {
+			BPF_CORE_READ_INTO((struct in6_addr *)tu->saddr, sk,
+					   __sk_common.skc_v6_rcv_saddr);
+			BPF_CORE_READ_INTO((struct in6_addr *)tu->daddr, sk,
+					   __sk_common.skc_v6_daddr);
+		}
 		unmap_v4(tu);
 		return true;
 	}
@@ -345,18 +381,18 @@ static __always_inline void fill_hdr(struct ts_hdr *h, __u32 type, __u32 probe,
 
 /* connect, accept, retransmit: header plus an all-zero tail */
 static __always_inline void emit_plain(__u32 type, __u32 probe, const struct sock *sk,
-				       const struct task_info *t)
+				       const struct task_info *t, bool direct)
 {
 	struct ts_event *e;
 	struct tuple tu;
 
-	if (!type_on(type) || !pass_task(t) || !read_tuple(sk, &tu) || !pass_tuple(&tu))
+	if (!type_on(type) || !pass_task(t) || !read_tuple(sk, &tu, direct) || !pass_tuple(&tu))
 		return;
 	e = reserve(sizeof(*e), type);
 	if (!e)
 		return;
 	fill_hdr(&e->h, type, probe, sizeof(*e), t, &tu);
-	e->h.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	e->h.state = RD(direct, sk, __sk_common.skc_state);
 	__builtin_memset(&e->close, 0, sizeof(e->close));
 	submit(e);
 }
@@ -390,7 +426,7 @@ static __always_inline struct flow *flow_get(const struct sock *sk)
 /* Tracepoint set: the connect record goes out exactly once per flow, from
  * whichever of connect()'s return, the next state change or a SYN
  * retransmission sees the flow first (they can run on different CPUs). */
-static __always_inline void connect_once(const struct sock *sk, struct flow *f)
+static __always_inline void connect_once(const struct sock *sk, struct flow *f, bool direct)
 {
 	struct task_info t;
 
@@ -399,7 +435,7 @@ static __always_inline void connect_once(const struct sock *sk, struct flow *f)
 	if (__sync_fetch_and_or(&f->flags, FLOW_EMITTED) & FLOW_EMITTED)
 		return;
 	task_from_flow(&t, f);
-	emit_plain(TS_CONNECT, TS_TRACEPOINT, sk, &t);
+	emit_plain(TS_CONNECT, TS_TRACEPOINT, sk, &t, direct);
 }
 
 /* ---- connect ---- */
@@ -410,7 +446,7 @@ static __always_inline int on_connect(const struct sock *sk, __u32 probe)
 
 	task_current(&t);
 	flow_start(sk, &t, FLOW_ACTIVE | FLOW_EMITTED);
-	emit_plain(TS_CONNECT, probe, sk, &t);
+	emit_plain(TS_CONNECT, probe, sk, &t, false);
 	return 0;
 }
 
@@ -431,7 +467,7 @@ int tp_connect(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	sk = (const struct sock *)*skp;
 	bpf_map_delete_elem(&connecting, &tid);
-	connect_once(sk, flow_get(sk));
+	connect_once(sk, flow_get(sk), false);
 	return 0;
 }
 
@@ -458,7 +494,7 @@ static __always_inline int on_accept(const struct sock *sk, __u32 probe)
 	}
 	/* else: reset while it sat in the accept queue; its close is already
 	 * out (without a pid), and a flow entry now would never be removed */
-	emit_plain(TS_ACCEPT, probe, sk, &t);
+	emit_plain(TS_ACCEPT, probe, sk, &t, false);
 	return 0;
 }
 
@@ -488,13 +524,13 @@ static __always_inline struct sock *sk_from_fd(__u64 fd)
 	return BPF_CORE_READ(sock, sk);
 }
 
-static __always_inline bool sk_is(const struct sock *sk, __u16 proto)
+static __always_inline bool sk_is(const struct sock *sk, __u16 proto, bool direct)
 {
 	__u16 family;
 
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != proto)
+	if (!sk || RD(direct, sk, sk_protocol) != proto)
 		return false;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	family = RD(direct, sk, __sk_common.skc_family);
 	return family == AF_INET || family == AF_INET6;
 }
 
@@ -505,7 +541,7 @@ static __always_inline int tp_accept_exit(long ret)
 	if (ret < 0)
 		return 0;
 	sk = sk_from_fd(ret);
-	if (!sk_is(sk, IPPROTO_TCP))
+	if (!sk_is(sk, IPPROTO_TCP, false))
 		return 0;
 	return on_accept(sk, TS_TRACEPOINT);
 }
@@ -527,25 +563,25 @@ int tp_accept(struct trace_event_raw_sys_exit *ctx)
 /* tcp_sock's byte counters follow sequence numbers, so they count the
  * control bits too: bytes_acked includes our SYN (active open) and our FIN
  * once acked; bytes_received includes the peer's FIN. Users want payload. */
-static __always_inline __u64 payload_sent(const struct sock *sk, const struct flow *f,
-					  int oldstate)
+static __always_inline __u64 payload_sent(const struct tcp_sock *tp, const struct flow *f,
+					  int oldstate, bool direct)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-	__u64 n = BPF_CORE_READ(tp, bytes_acked);
+	__u64 n = RD(direct, tp, bytes_acked);
 	bool fin_sent = oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
 			oldstate == TCP_CLOSING || oldstate == TCP_LAST_ACK;
 
 	if (f && (f->flags & FLOW_ACTIVE) && (f->flags & FLOW_ESTABLISHED) && n)
 		n--;
-	if (fin_sent && n && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+	if (fin_sent && n && RD(direct, tp, snd_una) == RD(direct, tp, write_seq))
 		n--;
 	return n;
 }
 
-static __always_inline __u64 payload_received(const struct sock *sk)
+static __always_inline __u64 payload_received(const struct sock *sk,
+					      const struct tcp_sock *tp, bool direct)
 {
-	__u64 n = BPF_CORE_READ((const struct tcp_sock *)sk, bytes_received);
-	unsigned long sk_flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	__u64 n = RD(direct, tp, bytes_received);
+	unsigned long sk_flags = RD(direct, sk, __sk_common.skc_flags);
 
 	/* tcp_fin() sets SOCK_DONE; tcp_done() has not run yet at this point */
 	if ((sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) && n)
@@ -554,16 +590,18 @@ static __always_inline __u64 payload_received(const struct sock *sk)
 }
 
 static __always_inline void emit_close(const struct sock *sk, const struct flow *f,
-				       int oldstate, __u32 probe)
+				       int oldstate, __u32 probe, bool direct)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	const struct tcp_sock *tp = tcp_of(sk, direct);
 	struct task_info t;
 	struct ts_event *e;
 	struct tuple tu;
 	bool established;
 
+	if (!tp)
+		return;
 	task_from_flow(&t, f);
-	if (!pass_task(&t) || !read_tuple(sk, &tu) || !pass_tuple(&tu))
+	if (!pass_task(&t) || !read_tuple(sk, &tu, direct) || !pass_tuple(&tu))
 		return;
 	e = reserve(sizeof(*e), TS_CLOSE);
 	if (!e)
@@ -584,19 +622,21 @@ static __always_inline void emit_close(const struct sock *sk, const struct flow 
 	} else {
 		e->close.duration_ns = 0;
 	}
-	e->close.bytes_sent = payload_sent(sk, f, oldstate);
-	e->close.bytes_received = payload_received(sk);
-	e->close.retransmits = BPF_CORE_READ(tp, total_retrans);
+	e->close.bytes_sent = payload_sent(tp, f, oldstate, direct);
+	e->close.bytes_received = payload_received(sk, tp, direct);
+	e->close.retransmits = RD(direct, tp, total_retrans);
 	/* tcp_done_with_error()/tcp_reset() store sk_err before the move to
 	 * CLOSE; connect() clears it later (sock_error), so read it here. */
-	e->close.error = BPF_CORE_READ(sk, sk_err);
+	e->close.error = RD(direct, sk, sk_err);
+	if (e->close.error)
+		e->h.flags |= TS_F_ERROR;	/* for outputs that see only the header */
 	e->close.oldstate = oldstate;
 	e->close._pad = 0;
 	submit(e);
 }
 
 static __always_inline int on_state(const struct sock *sk, int oldstate, int newstate,
-				    __u32 probe)
+				    __u32 probe, bool direct)
 {
 	struct flow *f;
 	__u64 key;
@@ -605,7 +645,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 	 * leave before the first read of the socket */
 	if (newstate != TCP_SYN_SENT && newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
 		return 0;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (RD(direct, sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 
 	switch (newstate) {
@@ -626,7 +666,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 			if (f) {
 				__sync_fetch_and_or(&f->flags, FLOW_ESTABLISHED);
 				if (connect_tp)
-					connect_once(sk, f);
+					connect_once(sk, f, direct);
 			}
 		} else if (oldstate == TCP_SYN_RECV) {
 			/* passive open completes in softirq: no task yet */
@@ -641,9 +681,9 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 			return 0;
 		f = flow_get(sk);
 		if (connect_tp)
-			connect_once(sk, f);
+			connect_once(sk, f, direct);
 		if (type_on(TS_CLOSE))
-			emit_close(sk, f, oldstate, probe);
+			emit_close(sk, f, oldstate, probe, direct);
 		key = (__u64)sk;
 		bpf_map_delete_elem(&flows, &key);
 		return 0;
@@ -655,26 +695,26 @@ SEC("kprobe/tcp_set_state")
 int BPF_KPROBE(kp_state, struct sock *sk, int state)
 {
 	/* called before the change: the socket still holds the old state */
-	return on_state(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, TS_KPROBE);
+	return on_state(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, TS_KPROBE, false);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tp_state, const struct sock *sk, const int oldstate, const int newstate)
 {
-	return on_state(sk, oldstate, newstate, TS_TRACEPOINT);
+	return on_state(sk, oldstate, newstate, TS_TRACEPOINT, true);
 }
 
 /* ---- retransmit ---- */
 
-static __always_inline int on_retransmit(const struct sock *sk, __u32 probe)
+static __always_inline int on_retransmit(const struct sock *sk, __u32 probe, bool direct)
 {
 	struct flow *f = flow_get(sk);
 	struct task_info t;
 
 	if (connect_tp)
-		connect_once(sk, f);	/* a SYN that gets no answer */
+		connect_once(sk, f, direct);	/* a SYN that gets no answer */
 	task_from_flow(&t, f);
-	emit_plain(TS_RETRANSMIT, probe, sk, &t);
+	emit_plain(TS_RETRANSMIT, probe, sk, &t, direct);
 	return 0;
 }
 
@@ -714,7 +754,7 @@ static __always_inline int retrans_exit(void)
 	tp = (const struct tcp_sock *)r.sk;
 	if (BPF_CORE_READ(tp, total_retrans) == r.total_retrans)
 		return 0;
-	return on_retransmit((const struct sock *)tp, TS_KPROBE);
+	return on_retransmit((const struct sock *)tp, TS_KPROBE, false);
 }
 
 SEC("kprobe/tcp_retransmit_skb")
@@ -753,7 +793,7 @@ int BPF_PROG(tp_retransmit, const struct sock *sk)
 	if (bpf_core_field_exists(((struct trace_event_raw_tcp_retransmit_skb___err *)0)->err) &&
 	    (int)ctx[2])
 		return 0;
-	return on_retransmit(sk, TS_TRACEPOINT);
+	return on_retransmit(sk, TS_TRACEPOINT, true);
 }
 
 /* ---- send / recv ---- */
@@ -767,7 +807,7 @@ static __always_inline void io_enter(const struct sock *sk)
 }
 
 static __always_inline void emit_io(__u32 type, __u32 probe, const struct sock *sk,
-				    long ret, __u64 start)
+				    long ret, __u64 start, bool direct)
 {
 	struct task_info t;
 	struct ts_event *e;
@@ -780,14 +820,14 @@ static __always_inline void emit_io(__u32 type, __u32 probe, const struct sock *
 	if (min_latency_ns && (!start || now - start < min_latency_ns))
 		return;
 	task_current(&t);
-	if (!pass_task(&t) || !read_tuple(sk, &tu) || !pass_tuple(&tu))
+	if (!pass_task(&t) || !read_tuple(sk, &tu, direct) || !pass_tuple(&tu))
 		return;
 	e = reserve(sizeof(*e), type);
 	if (!e)
 		return;
 	fill_hdr(&e->h, type, probe, sizeof(*e), &t, &tu);
 	e->h.ts_ns = now;
-	e->h.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	e->h.state = RD(direct, sk, __sk_common.skc_state);
 	e->io.bytes = ret;
 	if (start) {
 		e->h.flags |= TS_F_LATENCY;
@@ -809,7 +849,7 @@ static __always_inline int kp_io_exit(__u32 type, long ret)
 		return 0;
 	copy = *s;
 	bpf_map_delete_elem(&io_start, &tid);
-	emit_io(type, TS_KPROBE, (const struct sock *)copy.sk, ret, copy.ts);
+	emit_io(type, TS_KPROBE, (const struct sock *)copy.sk, ret, copy.ts, false);
 	return 0;
 }
 
@@ -862,14 +902,14 @@ static __always_inline int tp_io(__u32 type, const struct sock *sk, int ret)
 	struct io_start *s;
 	__u64 start = 0;
 
-	if (!sk_is(sk, IPPROTO_TCP))
+	if (!sk_is(sk, IPPROTO_TCP, true))
 		return 0;
 	s = bpf_map_lookup_elem(&io_start, &tid);
 	if (s) {
 		start = s->ts;
 		bpf_map_delete_elem(&io_start, &tid);
 	}
-	emit_io(type, TS_TRACEPOINT, sk, ret, start);
+	emit_io(type, TS_TRACEPOINT, sk, ret, start, true);
 	return 0;
 }
 
@@ -1003,7 +1043,7 @@ static __always_inline void emit_dns(__u32 probe, const struct sock *sk, const s
 		return;
 	/* the socket says who we are; the call may say where it goes */
 	if (sk)
-		read_tuple(sk, &tu);
+		read_tuple(sk, &tu, false);
 	else
 		__builtin_memset(&tu, 0, sizeof(tu));
 	tu.dport = d->port;
@@ -1053,7 +1093,7 @@ static __always_inline int on_udp_sendmsg(const struct sock *sk, struct msghdr *
 	} else {
 		struct tuple tu;
 
-		if (!read_tuple(sk, &tu))
+		if (!read_tuple(sk, &tu, false))
 			return 0;
 		d.port = tu.dport;
 		d.family = tu.family;
@@ -1090,13 +1130,13 @@ static __always_inline void dns_user(__u64 fd, const void *buf, __u64 len, const
 		if (!read_sockaddr(uaddr, true, &d) || d.port != DNS_PORT)
 			return;
 		sk = sk_from_fd(fd);
-		if (!sk_is(sk, IPPROTO_UDP))
+		if (!sk_is(sk, IPPROTO_UDP, false))
 			return;
 	} else {
 		struct tuple tu;
 
 		sk = sk_from_fd(fd);
-		if (!sk_is(sk, IPPROTO_UDP) || !read_tuple(sk, &tu) || tu.dport != DNS_PORT)
+		if (!sk_is(sk, IPPROTO_UDP, false) || !read_tuple(sk, &tu, false) || tu.dport != DNS_PORT)
 			return;
 		d.port = tu.dport;
 		d.family = tu.family;

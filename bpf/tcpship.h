@@ -53,6 +53,7 @@ enum ts_flags {
 	TS_F_LATENCY     = 1 << 4,	/* send/recv: latency_ns is known */
 	TS_F_ACTIVE      = 1 << 5,	/* close: this side connected (client) */
 	TS_F_TRUNC       = 1 << 6,	/* dns: payload longer than TS_DNS_MAX */
+	TS_F_ERROR       = 1 << 7,	/* close: the connection ended with an error */
 };
 
 /* Common header of every record: 80 bytes. */

@@ -60,6 +60,9 @@ struct sink {
 	uint64_t inflight;		/* events taken by workers, not yet accounted */
 	bool closing, started, finished;
 	bool reopen;
+	/* stop gave up on a stuck worker and counted what it held: when that
+	 * write returns, it must count nothing more */
+	bool abandoned;
 	unsigned n_workers, running;
 	pthread_t threads[MAX_WORKERS];
 	uint64_t deadline_ns;
@@ -180,6 +183,19 @@ static void sink_dead(struct sink *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* Count n events of a unit in counter c, unless stop already counted the
+ * whole unit as dropped at exit. */
+static void account(struct sink *s, _Atomic uint64_t *c, uint64_t n)
+{
+	bool abandoned;
+
+	pthread_mutex_lock(&s->mu);
+	abandoned = s->abandoned;
+	pthread_mutex_unlock(&s->mu);
+	if (!abandoned && n)
+		atomic_fetch_add(c, n);
+}
+
 /* Hand b to the sink until it is delivered, dropped, or the exit deadline
  * passes; every event ends in exactly one counter. */
 static void deliver(struct sink *s, struct ts_batch *b)
@@ -202,16 +218,16 @@ static void deliver(struct sink *s, struct ts_batch *b)
 		dropped += tl_dropped;
 		if (dropped > b->n)
 			dropped = b->n;
-		atomic_fetch_add(&s->dropped_error, tl_dropped);
+		account(s, &s->dropped_error, tl_dropped);
 		switch (r) {
 		case TS_OUT_OK:
-			atomic_fetch_add(&s->events_out, b->n - dropped);
+			account(s, &s->events_out, b->n - dropped);
 			return;
 		case TS_OUT_DROP:
-			atomic_fetch_add(&s->dropped_error, b->n - dropped);
+			account(s, &s->dropped_error, b->n - dropped);
 			return;
 		case TS_OUT_FATAL:
-			atomic_fetch_add(&s->dropped_error, b->n - dropped);
+			account(s, &s->dropped_error, b->n - dropped);
 			sink_dead(s);
 			return;
 		case TS_OUT_RETRY:
@@ -220,7 +236,7 @@ static void deliver(struct sink *s, struct ts_batch *b)
 			if (tl_retry_after_ns > wait)
 				wait = tl_retry_after_ns;
 			if (wait_retry(s, ts_now_ns(CLOCK_MONOTONIC) + wait)) {
-				atomic_fetch_add(&s->dropped_exit, b->n - dropped);
+				account(s, &s->dropped_exit, b->n - dropped);
 				return;
 			}
 			break;
@@ -279,6 +295,8 @@ static enum wait_result wait_work(struct sink *s, bool pending, uint64_t until)
 	struct timespec ts;
 
 	for (;;) {
+		if (s->abandoned)
+			return W_END;	/* what is queued was counted at the deadline */
 		if (s->reopen)
 			return W_REOPEN;
 		if (s->head)
@@ -364,7 +382,8 @@ static void *worker(void *arg)
 			ts_batch_put(unit);
 			pending = true;
 			pthread_mutex_lock(&s->mu);
-			s->inflight -= n;
+			if (!s->abandoned)
+				s->inflight -= n;
 			pthread_mutex_unlock(&s->mu);
 			continue;
 		}
@@ -518,6 +537,7 @@ void ts_fanout_stop(struct ts_fanout *f, uint64_t deadline_ns)
 		 * holds is lost, and said so. The threads are left behind. */
 		atomic_fetch_add(&s->dropped_exit, s->queued + s->inflight);
 		s->queued = s->inflight = 0;
+		s->abandoned = true;
 		pthread_mutex_unlock(&s->mu);
 	}
 }
