@@ -508,14 +508,20 @@ int BPF_KRETPROBE(kp_accept, struct sock *sk)
  * to the file proves the file really is a socket. */
 static __always_inline struct sock *sk_from_fd(__u64 fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	/* the task is a BTF pointer: task -> files -> fdt are plain loads;
+	 * the variable index and the untyped private_data need copies */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct files_struct *files = task->files;
 	struct file **fds, *file = NULL;
+	struct fdtable *fdt;
 	struct socket *sock;
 
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!files)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	fdt = files->fdt;
+	if (!fdt || fd >= fdt->max_fds)
+		return NULL;
+	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return NULL;
 	sock = BPF_CORE_READ(file, private_data);
