@@ -704,9 +704,44 @@ int BPF_KPROBE(kp_state, struct sock *sk, int state)
 	return on_state(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, TS_KPROBE, false);
 }
 
+/*
+ * The kernel runs one BPF program at a time per CPU: when a softirq
+ * interrupts tp_state (a connect() in process context, say) and changes
+ * another socket's state on that CPU, tp_state is skipped for it — a lost
+ * event, counted only as a "miss" of the program. So a second program sits
+ * on the same tracepoint: tp_state marks this CPU busy while it runs, and
+ * tp_state_nested does the work only when it finds that mark, i.e. exactly
+ * when tp_state was skipped. Softirqs do not nest, so nothing interrupts
+ * tp_state_nested while it works.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} state_busy SEC(".maps");
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tp_state, const struct sock *sk, const int oldstate, const int newstate)
 {
+	__u32 k = 0, *busy = bpf_map_lookup_elem(&state_busy, &k);
+
+	if (busy)
+		*busy = 1;
+	on_state(sk, oldstate, newstate, TS_TRACEPOINT, true);
+	if (busy)
+		*busy = 0;
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tp_state_nested, const struct sock *sk, const int oldstate, const int newstate)
+{
+	__u32 k = 0, *busy = bpf_map_lookup_elem(&state_busy, &k);
+
+	if (!busy || !*busy)
+		return 0;
+	count(TS_CNT_NESTED);
 	return on_state(sk, oldstate, newstate, TS_TRACEPOINT, true);
 }
 

@@ -32,7 +32,7 @@ static const struct group {
 } groups[TS_G_MAX] = {
 	[TS_G_STATE] = { "state", T(TS_CONNECT) | T(TS_ACCEPT) | T(TS_CLOSE) | T(TS_RETRANSMIT), {
 		{ { "kp_state" }, "kprobe tcp_set_state", NULL },
-		{ { "tp_state" }, "tp_btf inet_sock_set_state", NULL },
+		{ { "tp_state", "tp_state_nested" }, "tp_btf inet_sock_set_state", NULL },
 	} },
 	[TS_G_CONNECT] = { "connect", T(TS_CONNECT), {
 		{ { "kp_connect" }, "kprobe tcp_connect", NULL },
@@ -655,22 +655,37 @@ int ts_probes_counters(const struct ts_probes *p, uint64_t *out)
 	return 0;
 }
 
+static uint64_t prog_misses(const struct bpf_program *prog)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_program__fd(prog);
+
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.recursion_misses : 0;
+}
+
 uint64_t ts_probes_missed(const struct ts_probes *p)
 {
+	uint64_t sum = 0, state_missed = 0, nested = 0, cnt[TS_CNT_MAX];
 	struct bpf_program *prog;
-	uint64_t sum = 0;
 
 	if (!p->skel)
 		return 0;
 	bpf_object__for_each_program(prog, p->skel->obj) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(prog);
+		const char *name = bpf_program__name(prog);
 
-		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
-			sum += info.recursion_misses;
+		if (!strcmp(name, "tp_state"))
+			state_missed = prog_misses(prog);
+		else if (strcmp(name, "tp_state_nested"))
+			sum += prog_misses(prog);
+		/* tp_state_nested's own misses come while tp_state runs the
+		 * change: nothing is lost then */
 	}
-	return sum;
+	/* tp_state's misses are lost only where tp_state_nested did not
+	 * take the change in its place */
+	if (!ts_probes_counters(p, cnt))
+		nested = cnt[TS_CNT_NESTED];
+	return sum + (state_missed > nested ? state_missed - nested : 0);
 }
 
 void ts_probes_detach(struct ts_probes *p)
