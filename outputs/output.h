@@ -149,6 +149,8 @@ struct ts_output {
 /* For a sink's write(), on the core's worker thread: */
 int ts_out_worker(void);		/* 0..workers-1: per-worker state */
 void ts_out_dropped(uint32_t n);	/* n events of this write dropped for good */
+void ts_out_delivered(uint32_t n);	/* n events of this write delivered for good,
+					   whatever the result says of the rest */
 void ts_out_retry_after(uint64_t ns);	/* the receiver asked to wait this long */
 
 /* the table: outputs/outputs.c */

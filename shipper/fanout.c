@@ -26,7 +26,7 @@ struct node {
  * this is, what the sink dropped for good during a write, and how long the
  * receiver asked us to wait (HTTP Retry-After). */
 static __thread int tl_worker;
-static __thread uint32_t tl_dropped;
+static __thread uint32_t tl_dropped, tl_delivered;
 static __thread uint64_t tl_retry_after_ns;
 
 int ts_out_worker(void)
@@ -39,6 +39,11 @@ void ts_out_dropped(uint32_t n)
 	tl_dropped += n;
 }
 
+void ts_out_delivered(uint32_t n)
+{
+	tl_delivered += n;
+}
+
 void ts_out_retry_after(uint64_t ns)
 {
 	if (ns > tl_retry_after_ns)
@@ -48,7 +53,8 @@ void ts_out_retry_after(uint64_t ns)
 struct sink {
 	struct ts_output out;
 	void *conf;			/* the sink's parsed options, freed last */
-	char extra_final[160];		/* its own counters, taken before close */
+	char extra_final[512];		/* its own counters, taken before close */
+	bool sink_closed;		/* close() called: counters() no longer */
 	struct ts_queue_opts q;
 	bool drop_when_full;
 
@@ -196,50 +202,69 @@ static void account(struct sink *s, _Atomic uint64_t *c, uint64_t n)
 		atomic_fetch_add(c, n);
 }
 
+static bool past_deadline(struct sink *s)
+{
+	bool late;
+
+	pthread_mutex_lock(&s->mu);
+	late = s->closing && s->deadline_ns && ts_now_ns(CLOCK_MONOTONIC) >= s->deadline_ns;
+	pthread_mutex_unlock(&s->mu);
+	return late;
+}
+
 /* Hand b to the sink until it is delivered, dropped, or the exit deadline
- * passes; every event ends in exactly one counter. */
+ * passes; every event ends in exactly one counter. A sink may say, during a
+ * write, that some events went for good (ts_out_delivered: part of a bulk
+ * request accepted) or were rejected for good (ts_out_dropped); whatever
+ * result follows applies to the rest. */
 static void deliver(struct sink *s, struct ts_batch *b)
 {
-	uint32_t dropped = 0;
+	uint32_t dropped = 0, delivered = 0, rest;
 	unsigned attempt = 0;
 
 	if (atomic_load(&s->dead)) {
-		atomic_fetch_add(&s->dropped_error, b->n);
+		account(s, &s->dropped_error, b->n);
 		return;
 	}
 	for (;;) {
 		enum ts_out_result r;
 		uint64_t wait;
 
-		tl_dropped = 0;
+		if (past_deadline(s)) {
+			/* never write after the deadline: stop is counting on it */
+			account(s, &s->events_out, delivered);
+			account(s, &s->dropped_exit, b->n - dropped - delivered);
+			return;
+		}
+		tl_dropped = tl_delivered = 0;
 		tl_retry_after_ns = 0;
 		r = s->out.ops->write(&s->out, b, 0, b->n);
-		/* items the sink gave up on for good (a 400 for one bulk item) */
+		rest = b->n - dropped - delivered;
+		if (tl_dropped > rest)
+			tl_dropped = rest;
 		dropped += tl_dropped;
-		if (dropped > b->n)
-			dropped = b->n;
 		account(s, &s->dropped_error, tl_dropped);
+		rest -= tl_dropped;
+		delivered += tl_delivered < rest ? tl_delivered : rest;
+		rest = b->n - dropped - delivered;
 		switch (r) {
 		case TS_OUT_OK:
-			account(s, &s->events_out, b->n - dropped);
+			account(s, &s->events_out, delivered + rest);
 			return;
 		case TS_OUT_DROP:
-			account(s, &s->dropped_error, b->n - dropped);
-			return;
 		case TS_OUT_FATAL:
-			account(s, &s->dropped_error, b->n - dropped);
-			sink_dead(s);
+			account(s, &s->events_out, delivered);
+			account(s, &s->dropped_error, rest);
+			if (r == TS_OUT_FATAL)
+				sink_dead(s);
 			return;
 		case TS_OUT_RETRY:
 			atomic_fetch_add(&s->retries, 1);
 			wait = backoff_ns(s, attempt++);
 			if (tl_retry_after_ns > wait)
 				wait = tl_retry_after_ns;
-			if (wait_retry(s, ts_now_ns(CLOCK_MONOTONIC) + wait)) {
-				account(s, &s->dropped_exit, b->n - dropped);
-				return;
-			}
-			break;
+			wait_retry(s, ts_now_ns(CLOCK_MONOTONIC) + wait);
+			break;	/* the deadline is checked before the next write */
 		}
 	}
 }
@@ -297,6 +322,22 @@ static enum wait_result wait_work(struct sink *s, bool pending, uint64_t until)
 	for (;;) {
 		if (s->abandoned)
 			return W_END;	/* what is queued was counted at the deadline */
+		if (s->closing && s->deadline_ns && s->head &&
+		    ts_now_ns(CLOCK_MONOTONIC) >= s->deadline_ns) {
+			/* too late to send: count the rest, here, once */
+			while (s->head) {
+				struct node *nd = s->head;
+
+				s->head = nd->next;
+				atomic_fetch_add(&s->dropped_exit, nd->b->n - nd->used);
+				s->queued -= nd->b->n - nd->used;
+				ts_batch_put(nd->b);
+				free(nd);
+			}
+			s->tail = NULL;
+			pthread_cond_broadcast(&s->cv_space);
+			return W_END;
+		}
 		if (s->reopen)
 			return W_REOPEN;
 		if (s->head)
@@ -361,7 +402,8 @@ static void *worker(void *arg)
 					break;
 				until = ts_now_ns(CLOCK_MONOTONIC) + s->out.batching.max_delay_ns;
 			}
-			if (take(s, unit) || s->closing)
+			/* closing: fill the unit from what is left, then send */
+			if (take(s, unit) || (s->closing && !s->head))
 				break;
 		}
 		if (r == W_REOPEN && !unit) {
@@ -402,6 +444,9 @@ static void *worker(void *arg)
 		return NULL;
 	if (s->out.ops->counters)
 		s->out.ops->counters(&s->out, s->extra_final, sizeof(s->extra_final));
+	pthread_mutex_lock(&s->mu);
+	s->sink_closed = true;	/* stats use extra_final from now on */
+	pthread_mutex_unlock(&s->mu);
 	if (s->out.ops->close)
 		s->out.ops->close(&s->out);
 	pthread_mutex_lock(&s->mu);
@@ -521,7 +566,9 @@ void ts_fanout_stop(struct ts_fanout *f, uint64_t deadline_ns)
 
 		if (!s->started)
 			continue;
-		abstime(&ts, deadline_ns);
+		/* workers count what they hold once the deadline passes; give
+		 * them a moment to, before taking it as stuck in a write */
+		abstime(&ts, deadline_ns + 500 * 1000000ULL);
 		pthread_mutex_lock(&s->mu);
 		while (!s->finished)
 			if (pthread_cond_timedwait(&s->cv_space, &s->mu, &ts) == ETIMEDOUT)
@@ -553,11 +600,13 @@ void ts_fanout_stats(const struct ts_fanout *f, int i, struct ts_sink_stats *st)
 
 	memset(st, 0, sizeof(*st));
 	snprintf(st->name, sizeof(st->name), "%s", s->out.name);
-	bool finished;
-
 	pthread_mutex_lock(&s->mu);
 	st->queued = s->queued;
-	finished = s->finished;
+	/* under the lock: the last worker cannot close the sink meanwhile */
+	if (s->sink_closed)
+		snprintf(st->extra, sizeof(st->extra), "%s", s->extra_final);
+	else if (s->out.ops->counters && s->out.priv)
+		s->out.ops->counters(&s->out, st->extra, sizeof(st->extra));
 	pthread_mutex_unlock(&s->mu);
 	st->events_out = atomic_load(&s->events_out);
 	st->dropped_full = atomic_load(&s->dropped_full);
@@ -565,10 +614,6 @@ void ts_fanout_stats(const struct ts_fanout *f, int i, struct ts_sink_stats *st)
 	st->dropped_exit = atomic_load(&s->dropped_exit);
 	st->retries = atomic_load(&s->retries);
 	st->dead = atomic_load(&s->dead);
-	if (finished)
-		snprintf(st->extra, sizeof(st->extra), "%s", s->extra_final);
-	else if (s->out.ops->counters && s->out.priv)
-		s->out.ops->counters(&s->out, st->extra, sizeof(st->extra));
 }
 
 void ts_fanout_free(struct ts_fanout *f)

@@ -35,7 +35,7 @@ struct ts_sink_stats {
 	uint64_t dropped_error;		/* rejected by the sink (permanent error) */
 	uint64_t dropped_exit;		/* still undelivered at the exit deadline */
 	uint64_t retries;		/* write attempts that were retried */
-	char extra[160];		/* the sink's own counters */
+	char extra[512];		/* the sink's own counters */
 	bool dead;
 };
 

@@ -268,8 +268,14 @@ enum ts_parse_result ts_options_parse(struct ts_options *o, int argc, char **arg
 					   TS_MAX_OUTPUTS);
 			o->outputs[o->n_outputs].spec = optarg;
 			o->outputs[o->n_outputs].obj = NULL;
-			snprintf(o->outputs[o->n_outputs].where,
-				 sizeof(o->outputs[o->n_outputs].where), "-o %s", optarg);
+			{
+				char shown[sizeof(o->outputs[0].where) - 4];
+
+				/* messages quote the spec: never with its secrets */
+				ts_redact(optarg, shown, sizeof(shown));
+				snprintf(o->outputs[o->n_outputs].where,
+					 sizeof(o->outputs[o->n_outputs].where), "-o %s", shown);
+			}
 			o->n_outputs++;
 			break;
 		case 'c':

@@ -28,7 +28,7 @@ struct json_object;
 struct ts_output_req {
 	const char *spec;		/* -o SPEC, or NULL */
 	struct json_object *obj;	/* config entry (a reference), or NULL */
-	char where[40];			/* for messages: "-o file:/x" or "outputs[2]" */
+	char where[128];		/* for messages: "-o file:/x" or "outputs[2]" */
 };
 
 struct ts_options {

@@ -3,6 +3,8 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <strings.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +144,59 @@ int ts_errf(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+static bool secret_key(const char *k, size_t n)
+{
+	static const char *const words[] = { "pass", "token", "secret", "key", "auth", "sig" };
+
+	for (size_t w = 0; w < TS_ARRAY_SIZE(words); w++)
+		for (size_t i = 0; i + strlen(words[w]) <= n; i++)
+			if (!strncasecmp(k + i, words[w], strlen(words[w])))
+				return true;
+	return false;
+}
+
+void ts_redact(const char *spec, char *out, size_t len)
+{
+	const char *scheme = strstr(spec, "://"), *p = spec, *at, *end;
+	size_t o = 0;
+
+#define EMIT(s, n) do { size_t _n = (n); if (o + _n >= len) _n = len - o - 1; \
+		memcpy(out + o, (s), _n); o += _n; } while (0)
+	if (!len)
+		return;
+	if (scheme) {
+		const char *auth = scheme + 3;
+
+		end = auth + strcspn(auth, "/?#");
+		at = memchr(auth, '@', (size_t)(end - auth));
+		EMIT(spec, (size_t)(auth - spec));
+		if (at) {
+			EMIT("***@", 4);
+			auth = at + 1;
+		}
+		p = auth;
+	}
+	while (*p && o + 1 < len) {
+		if (*p == '?' || *p == '&') {
+			const char *k = p + 1, *eq = k + strcspn(k, "=&#"), *v_end;
+
+			EMIT(p, (size_t)(k - p));
+			if (*eq != '=' || !secret_key(k, (size_t)(eq - k))) {
+				p = k;
+				continue;
+			}
+			EMIT(k, (size_t)(eq - k) + 1);
+			EMIT("***", 3);
+			v_end = eq + 1 + strcspn(eq + 1, "&#");
+			p = v_end;
+			continue;
+		}
+		out[o++] = *p++;
+	}
+	out[o] = 0;
+#undef EMIT
 }
 
 uint64_t ts_now_ns(int clock_id)

@@ -24,6 +24,11 @@ const char *ts_tcp_state_name(unsigned state);
 /* printf into err; returns -EINVAL (a usage or config mistake). */
 int ts_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* A URL or output spec fit to print: user:password@ and the values of query
+ * parameters that look like secrets (pass, token, secret, key, auth) become
+ * "***". Always NUL-terminates out. */
+void ts_redact(const char *spec, char *out, size_t len);
+
 /* time: CLOCK_* readings in ns */
 uint64_t ts_now_ns(int clock_id);
 

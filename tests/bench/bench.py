@@ -30,7 +30,10 @@ machine hits every configuration alike, and reports medians:
 With --mode pingpong the unit is a round trip (msg/s, us/msg) instead of a
 connection: the two connections stay open and only messages flow.
 
-Then the user-space micro-benchmarks (.output/bench/encbench).
+Then the user-space micro-benchmarks (.output/bench/encbench), and the HTTP
+output's throughput to a local discard server, plain and gzip, with the
+compression ratio and the CPU it takes (.output/bench/httpbench; target:
+>= 300k events/s with gzip while CPU stays below one core).
 
 More configurations: add one Tracer(...) to CONFIGS below: a name, the
 command (None: no tracer), how to tell it is ready, how to count what it
@@ -62,6 +65,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 TCPSHIP = os.path.join(ROOT, "tcpship")
 LOADGEN = os.path.join(ROOT, ".output", "bench", "loadgen")
 ENCBENCH = os.path.join(ROOT, ".output", "bench", "encbench")
+HTTPBENCH = os.path.join(ROOT, ".output", "bench", "httpbench")
+HTTP_TARGET = {"events_per_s": 300000, "cpu_cores": 1.0}
 BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -667,6 +672,52 @@ def enc_table(enc):
     return t1 + "\n\n" + t2
 
 
+# ---------------------------------------------------------------- httpbench
+
+def run_httpbench(o):
+    argv = [HTTPBENCH] + (["--quick"] if o.quick else [])
+    p = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        return None, "httpbench timed out"
+    _children.remove(p)
+    js = [ln for ln in out.decode().splitlines() if ln.startswith("{")]
+    if p.returncode != 0 or not js:
+        return None, f"httpbench failed ({p.returncode}): {err.decode().strip()}"
+    return json.loads(js[-1]), None
+
+
+def http_table(h):
+    rows = []
+    for name, r in h["runs"].items():
+        # the CPU the pipeline would take at the target rate
+        at_target = (r["sink_cpu_ns_per_event"] + r["feed_cpu_ns_per_event"]) * \
+            HTTP_TARGET["events_per_s"] / 1e9
+        rows.append([name, fmt(r["events_per_s"]), fmt(r["cpu_cores"], "{:.2f}"),
+                     fmt(r["sink_cpu_ns_per_event"]), fmt(r["feed_cpu_ns_per_event"]),
+                     fmt(at_target, "{:.2f}"), fmt(r["compression_ratio"], "{:.1f}x"),
+                     fmt(r["requests"])])
+    return table(rows, ["http sink -> discard server", "events/s", "cores",
+                        "sink ns/event", "encode ns/event",
+                        f"cores at {HTTP_TARGET['events_per_s'] // 1000}k/s", "ratio",
+                        "requests"])
+
+
+def http_targets(h):
+    r = h["runs"].get("ndjson+gzip")
+    if not r:
+        return []
+    ok = r["events_per_s"] >= HTTP_TARGET["events_per_s"] and \
+        r["cpu_cores"] < HTTP_TARGET["cpu_cores"]
+    return [("http gzip", f">= {HTTP_TARGET['events_per_s']:,} events/s below "
+             f"{HTTP_TARGET['cpu_cores']:g} core", ok,
+             f"{r['events_per_s']:,.0f} events/s at {r['cpu_cores']:.2f} cores, "
+             f"ratio {r['compression_ratio']:.1f}x")]
+
+
 # ---------------------------------------------------------------- main
 
 def parse_args(argv):
@@ -682,6 +733,7 @@ def parse_args(argv):
     ap.add_argument("--loadgen-args", default="",
                     help="extra loadgen arguments, one string (e.g. --wait-close)")
     ap.add_argument("--no-encbench", action="store_true", help="skip the micro-benchmarks")
+    ap.add_argument("--no-httpbench", action="store_true", help="skip the HTTP output bench")
     ap.add_argument("--no-bpf-stats", dest="bpf_stats", action="store_false",
                     help="leave kernel.bpf_stats_enabled alone (it adds two clock reads "
                          "to every BPF program run)")
@@ -716,7 +768,7 @@ def parse_args(argv):
 def preflight():
     if os.geteuid() != 0:
         sys.exit("bench: needs root (tcpship loads BPF programs)")
-    for path in (TCPSHIP, LOADGEN, ENCBENCH):
+    for path in (TCPSHIP, LOADGEN, ENCBENCH, HTTPBENCH):
         if not os.access(path, os.X_OK):
             sys.exit(f"bench: {path} is missing: run `make all` first")
 
@@ -782,6 +834,7 @@ def main(argv):
                     log(f"    warning: other tracing BPF programs are loaded "
                         f"({', '.join(r['foreign_progs'][:6])}): figures are disturbed")
         enc, enc_err = (None, None) if o.no_encbench else run_encbench(o)
+        hb, hb_err = (None, None) if o.no_httpbench else run_httpbench(o)
     except KeyboardInterrupt:
         log("bench: interrupted")
         return 130
@@ -806,7 +859,7 @@ def main(argv):
         log("")
         log(bt)
     log("")
-    tg = targets(sums)
+    tg = targets(sums) + (http_targets(hb) if hb else [])
     for name, what, ok, detail in tg:
         log(f"{'PASS' if ok else 'MISS'}  {name}: {what}  ({detail})")
     for s in sums:
@@ -833,6 +886,14 @@ def main(argv):
         log(enc_table(enc))
     elif enc_err:
         log(f"bench: {enc_err}")
+    if hb:
+        log("")
+        log(f"HTTP output (httpbench: {hb['events']:,} synthetic events through the reader "
+            f"path into one http sink, {hb['max_events']} per request, to a discard server "
+            f"in another process; every event counted on arrival):")
+        log(http_table(hb))
+    elif hb_err:
+        log(f"bench: {hb_err}")
     log(f"\nbench: done in {time.monotonic() - t_start:.0f} s")
 
     if o.json:
@@ -846,7 +907,8 @@ def main(argv):
                "summary": sums, "runs": runs,
                "targets": [{"config": n, "target": w, "pass": ok, "detail": d}
                            for n, w, ok, d in tg],
-               "encbench": enc["json"] if enc else None}
+               "encbench": enc["json"] if enc else None,
+               "httpbench": hb}
         with open(o.json, "w") as f:
             json.dump(doc, f, indent=1)
         log(f"bench: figures written to {o.json}")

@@ -186,3 +186,21 @@ TEST(util_tcp_state_name)
 	for (size_t i = 0; i < ARRAY_LEN(unknown); i++)
 		CHECKF(!ts_tcp_state_name(unknown[i]), "state %u has a name", unknown[i]);
 }
+
+/* output specs are quoted in messages: never with their secrets */
+TEST(util_redact)
+{
+	char out[128];
+
+	ts_redact("http://user:pw@host:9200/_bulk?token=abc&x=1&api_key=zz", out, sizeof(out));
+	CHECK_STR(out, "http://***@host:9200/_bulk?token=***&x=1&api_key=***");
+	ts_redact("file:/var/log/x.jsonl", out, sizeof(out));
+	CHECK_STR(out, "file:/var/log/x.jsonl");
+	ts_redact("https://h/p?Password=s3cr3t#frag", out, sizeof(out));
+	CHECK_STR(out, "https://h/p?Password=***#frag");
+	/* an @ in the path is not userinfo */
+	ts_redact("http://h/a@b", out, sizeof(out));
+	CHECK_STR(out, "http://h/a@b");
+	ts_redact("http://u:p@h/", out, 8);
+	CHECK_STR(out, "http://");
+}
