@@ -99,6 +99,17 @@ static int open_log(const char *path, uint64_t *size)
 	return fd;
 }
 
+static int file_check(const void *c, char *err, size_t errlen)
+{
+	const struct file_conf *fc = c;
+
+	if (!fc->path || !*fc->path) {
+		snprintf(err, errlen, "path: missing (the file to write)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int file_open(struct ts_output *o, const void *c, char *err, size_t errlen)
 {
 	const struct file_conf *fc = c;
@@ -261,6 +272,7 @@ const struct ts_output_ops ts_output_file = {
 	.opts = file_opts,
 	.conf_init = file_conf_init,
 	.conf_spec = file_conf_spec,
+	.check = file_check,
 	.open = file_open,
 	.write = file_write,
 	.reopen = file_reopen,

@@ -1229,6 +1229,18 @@ static void priv_free(struct priv *p)
 	free(p);
 }
 
+static int http_check(const void *c, char *err, size_t errlen)
+{
+	const struct http_conf *hc = c;
+	struct ts_url u;
+
+	if (!hc->url || !*hc->url) {
+		snprintf(err, errlen, "url: missing (http[s]://HOST[:PORT][/PATH])");
+		return -EINVAL;
+	}
+	return ts_http_parse_url(hc->url, &u, err, errlen) ? -EINVAL : 0;
+}
+
 static int http_open(struct ts_output *o, const void *c, char *err, size_t errlen)
 {
 	const struct http_conf *hc = c;
@@ -1884,6 +1896,7 @@ const struct ts_output_ops ts_output_http = {
 	.opts = http_opts,
 	.conf_init = http_conf_init,
 	.conf_spec = http_conf_spec,
+	.check = http_check,
 	.open = http_open,
 	.write = http_write,
 	.close = http_close,

@@ -102,6 +102,9 @@ struct ts_output_ops {
 	void (*conf_init)(void *conf);	/* defaults; optional */
 	/* -o SPEC into conf (after conf_init); -errno and a line in err */
 	int (*conf_spec)(void *conf, const char *spec, char *err, size_t errlen);
+	/* --check-config: what can be checked without opening anything (the
+	 * URL, required keys). Optional; -EINVAL and a line in err. */
+	int (*check)(const void *conf, char *err, size_t errlen);
 	/* Check conf and open what is needed. conf outlives the sink. On error
 	 * return -errno and write one line (no prefix, no newline) into err:
 	 * -EINVAL for a configuration mistake (exit 2), else a runtime one. */

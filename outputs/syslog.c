@@ -1464,6 +1464,14 @@ static enum conn_result first_connect(struct priv *p, char *why, size_t len)
 	return r;
 }
 
+static int syslog_check(const void *conf, char *err, size_t errlen)
+{
+	const struct syslog_conf *c = conf;
+	struct ts_sl_url u;
+
+	return ts_sl_parse_url(c->url ? c->url : "syslog", &u, err, errlen) ? -EINVAL : 0;
+}
+
 static int syslog_open(struct ts_output *o, const void *conf, char *err, size_t errlen)
 {
 	const struct syslog_conf *c = conf;
@@ -1688,6 +1696,7 @@ const struct ts_output_ops ts_output_syslog = {
 	.opts = syslog_opts,
 	.conf_init = syslog_conf_init,
 	.conf_spec = syslog_conf_spec,
+	.check = syslog_check,
 	.open = syslog_open,
 	.write = syslog_write,
 	.close = syslog_close,

@@ -92,6 +92,54 @@ static void report(FILE *f, const char *what, const struct ts_reader *r,
 	fflush(f);
 }
 
+/* one line naming where an output came from: the -o spec or the config */
+static void output_error(const struct ts_options *o, const struct ts_output_req *r,
+			 const char *err)
+{
+	bool in_file = !r->spec && o->config_path;
+	bool named = !strncmp(err, r->where, strlen(r->where));
+
+	fprintf(stderr, "tcpship: %s%s%s%s%s\n", in_file ? o->config_path : "", in_file ? ": " : "",
+		named ? "" : r->where, named ? "" : ": ", err);
+}
+
+static void default_output(struct ts_options *o)
+{
+	if (o->n_outputs)
+		return;
+	o->outputs[0].spec = "stdout";
+	snprintf(o->outputs[0].where, sizeof(o->outputs[0].where), "stdout");
+	o->n_outputs = 1;
+}
+
+/* --check-config: every output parsed against its table and checked, none
+ * opened */
+static int check_config(struct ts_options *o)
+{
+	char err[512];
+
+	default_output(o);
+	for (int i = 0; i < o->n_outputs; i++) {
+		const struct ts_output_ops *ops;
+		struct ts_queue_opts q = {};
+		void *conf;
+		int rc = ts_output_conf(&o->outputs[i], &ops, &conf, &q, err, sizeof(err));
+
+		if (!rc) {
+			if (ops->check)
+				rc = ops->check(conf, err, sizeof(err));
+			ts_conf_free(ops->opts, conf);
+			free(conf);
+		}
+		if (rc) {
+			output_error(o, &o->outputs[i], err);
+			return EXIT_USAGE;
+		}
+	}
+	printf("tcpship: configuration OK: %d output%s\n", o->n_outputs, o->n_outputs == 1 ? "" : "s");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ts_options o;
@@ -129,6 +177,11 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (o.check_config) {
+		rc = check_config(&o);
+		ts_config_release(&o);
+		return rc;
+	}
 	if (ts_probes_preflight(&o, err, sizeof(err))) {
 		fprintf(stderr, "tcpship: %s\n", err);
 		return 1;
@@ -147,11 +200,7 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto cleanup_fan;
 	}
-	if (!o.n_outputs) {
-		o.outputs[0].spec = "stdout";
-		snprintf(o.outputs[0].where, sizeof(o.outputs[0].where), "stdout");
-		o.n_outputs = 1;
-	}
+	default_output(&o);
 	for (int i = 0; i < o.n_outputs; i++) {
 		const struct ts_output_ops *ops;
 		struct ts_queue_opts q = { .max_events = o.queue_events };
@@ -163,12 +212,7 @@ int main(int argc, char **argv)
 		if (!rc)
 			rc = ts_fanout_add(fan, ops, conf, &q, err, sizeof(err));
 		if (rc) {
-			const struct ts_output_req *r = &o.outputs[i];
-			bool in_file = !r->spec && o.config_path;
-			bool named = !strncmp(err, r->where, strlen(r->where));
-
-			fprintf(stderr, "tcpship: %s%s%s%s%s\n", in_file ? o.config_path : "",
-				in_file ? ": " : "", named ? "" : r->where, named ? "" : ": ", err);
+			output_error(&o, &o.outputs[i], err);
 			rc = rc == -EINVAL ? EXIT_USAGE : 1;
 			goto cleanup_fan;
 		}

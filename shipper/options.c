@@ -56,6 +56,7 @@ void ts_usage(FILE *f)
 "      --probes MODE       auto (default: kprobe where it attaches, else tracepoint),\n"
 "                          kprobe or tracepoint (fail if that set cannot attach)\n"
 "      --list-probes       show which hooks load and attach on this kernel, then exit\n"
+"      --check-config      check the options and -c FILE (no root needed), then exit\n"
 "      --stats[=DUR]       counters on stderr every DUR (default 10s)\n"
 "      --btf FILE          kernel BTF to use (default: /sys/kernel/btf/vmlinux)\n"
 "      --ringbuf-size SIZE ring buffer size, a power of two (default 8MiB)\n"
@@ -147,7 +148,7 @@ static int parse_list(const char *opt, const char *what, const char *arg, uint64
 enum {
 	OPT_COMM = 256, OPT_MIN_LATENCY, OPT_DURATION, OPT_SUMMARY, OPT_PROBES,
 	OPT_LIST_PROBES, OPT_STATS, OPT_BTF, OPT_RINGBUF, OPT_MAX_FLOWS, OPT_WAKEUP,
-	OPT_QUEUE,
+	OPT_QUEUE, OPT_CHECK_CONFIG,
 };
 
 static const struct option long_opts[] = {
@@ -166,6 +167,7 @@ static const struct option long_opts[] = {
 	{ "summary", required_argument, NULL, OPT_SUMMARY },
 	{ "probes", required_argument, NULL, OPT_PROBES },
 	{ "list-probes", no_argument, NULL, OPT_LIST_PROBES },
+	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "stats", optional_argument, NULL, OPT_STATS },
 	{ "btf", required_argument, NULL, OPT_BTF },
 	{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
@@ -316,6 +318,9 @@ enum ts_parse_result ts_options_parse(struct ts_options *o, int argc, char **arg
 			break;
 		case OPT_LIST_PROBES:
 			o->list_probes = true;
+			break;
+		case OPT_CHECK_CONFIG:
+			o->check_config = true;
 			break;
 		case OPT_STATS:
 			o->stats_interval_ns = 10000000000ULL;

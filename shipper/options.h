@@ -45,6 +45,7 @@ struct ts_options {
 	unsigned summary_n;
 	enum ts_probes_mode probes;
 	bool list_probes;
+	bool check_config;		/* validate, print, exit */
 	uint64_t stats_interval_ns;	/* 0: off */
 	int verbose;
 	enum ts_format format;

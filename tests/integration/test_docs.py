@@ -31,3 +31,35 @@ def test_readme_rsyslog_relay_config_is_valid():
     p = subprocess.run(["rsyslogd", "-N1", "-f", path], capture_output=True, text=True,
                        timeout=30)
     assert p.returncode == 0 and "error" not in p.stderr.lower(), p.stderr
+
+
+def test_readme_json_examples_parse():
+    import json
+    text = open(os.path.join(ROOT, "README.md")).read()
+    blocks = re.findall(r"```json\n(.*?)```", text, re.S)
+    assert len(blocks) >= 8, len(blocks)
+    for b in blocks:
+        # event examples are one object per line; configs are one object
+        if b.startswith('{"time"'):
+            for line in b.strip().splitlines():
+                json.loads(line)
+        else:
+            json.loads(b)
+
+
+def test_readme_output_examples_are_accepted():
+    """Every output example in the README passes tcpship's own config
+    checks (the parse against each output's declared option table)."""
+    import json
+    text = open(os.path.join(ROOT, "README.md")).read()
+    outs = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", text, re.S)
+            if b.lstrip().startswith('{ "type"')]
+    assert {o["type"] for o in outs} >= {"http", "syslog"}, outs
+    d = tempfile.mkdtemp(prefix="tcpship-doc-")
+    at_cleanup(lambda: shutil.rmtree(d, ignore_errors=True))
+    for o in outs:
+        cfg = os.path.join(d, "c.json")
+        json.dump({"outputs": [o]}, open(cfg, "w"))
+        p = subprocess.run([os.path.join(ROOT, "tcpship"), "-c", cfg, "--check-config"],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, (o, p.stderr)
