@@ -31,7 +31,7 @@ UNIT_SRC    := $(wildcard tests/unit/*.c)
 BENCH_SRC   := $(wildcard tests/bench/*.c)
 BENCH_BIN   := $(patsubst tests/bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps deps-test deps-bench run test test-unit test-integration test-vm bench clean install
+.PHONY: all deps deps-test deps-bench run test test-unit test-integration test-vm bench clean install package
 
 all: tcpship $(TRIG_BIN) $(OUTPUT)/unit-tests $(BENCH_BIN)
 
@@ -118,6 +118,10 @@ test-vm: deps-test
 bench: deps-bench
 	$(MAKE) all
 	$(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
+
+# a .deb of this build (packaging/package.sh): binary, unit, config, logrotate
+package: tcpship
+	@packaging/package.sh $(OUTPUT)
 
 install: tcpship
 	install -D -m 0755 tcpship $(DESTDIR)/usr/sbin/tcpship

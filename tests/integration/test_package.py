@@ -1,0 +1,35 @@
+"""make package: the .deb holds what it says, and what it holds runs."""
+import os
+import shutil
+import subprocess
+import tempfile
+
+from tslib import ROOT, at_cleanup
+
+
+def test_deb_contents_and_binary_run():
+    d = tempfile.mkdtemp(prefix="tcpship-deb-")
+    at_cleanup(lambda: shutil.rmtree(d, ignore_errors=True))
+    p = subprocess.run([os.path.join(ROOT, "packaging", "package.sh"), d], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    deb = p.stdout.strip().splitlines()[-1]
+    info = subprocess.run(["dpkg-deb", "-f", deb, "Package", "Version", "Depends"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "Package: tcpship" in info and "libbpf1" in info, info
+    files = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True,
+                           check=True).stdout
+    for f in ("./usr/sbin/tcpship", "./lib/systemd/system/tcpship.service",
+              "./etc/tcpship/tcpship.json", "./etc/logrotate.d/tcpship",
+              "./usr/share/tcpship/event.schema.json"):
+        assert f in files, (f, files)
+    root = os.path.join(d, "x")
+    subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
+    exe = os.path.join(root, "usr/sbin/tcpship")
+    v = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    assert v.returncode == 0 and v.stdout.startswith("tcpship "), v
+    c = subprocess.run([exe, "-c", os.path.join(root, "etc/tcpship/tcpship.json"),
+                        "--check-config"], capture_output=True, text=True)
+    assert c.returncode == 0, c.stderr
+    ctl = subprocess.run(["dpkg-deb", "--ctrl-tarfile", deb], capture_output=True).stdout
+    assert b"conffiles" in ctl
