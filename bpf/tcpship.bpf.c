@@ -604,8 +604,13 @@ static __always_inline void emit_close(const struct sock *sk, const struct flow 
 	struct tuple tu;
 	bool established;
 
-	if (!tp)
-		return;
+	if (!tp) {
+		/* bpf_skc_to_tcp_sock() refuses a socket it does not take for
+		 * a full one; the event must not go with it */
+		count(TS_CNT_SLOW_READ);
+		direct = false;
+		tp = (const struct tcp_sock *)sk;
+	}
 	task_from_flow(&t, f);
 	if (!pass_task(&t) || !read_tuple(sk, &tu, direct) || !pass_tuple(&tu))
 		return;
@@ -710,8 +715,8 @@ int BPF_KPROBE(kp_state, struct sock *sk, int state)
  * another socket's state on that CPU, tp_state is skipped for it — a lost
  * event, counted only as a "miss" of the program. So a second program sits
  * on the same tracepoint, attached after tp_state so it runs after it.
- * tp_state's first act is to write the change it takes (socket + new state)
- * into a small per-CPU ring; tp_state_nested takes a change only if it is
+ * tp_state's first act is to write the change it takes (socket cookie + new
+ * state) into a small per-CPU ring; tp_state_nested takes a change only if it is
  * not in the ring, i.e. exactly when tp_state was skipped for it. A ring, not
  * a single slot: an interrupt between the two programs' runs for one change
  * writes its own entry without erasing the first, so nothing is taken twice;
@@ -722,10 +727,19 @@ int BPF_KPROBE(kp_state, struct sock *sk, int state)
 #define TAKEN_RING 4
 
 struct state_taken {
-	__u64 ring[TAKEN_RING];	/* socket address + new state: unique per change */
+	__u64 ring[TAKEN_RING];	/* change_key() of the changes taken */
 	__u32 n;
 	__u32 _pad;
 };
+
+/* Which change this is: the socket's cookie (unique for the socket's whole
+ * life, never reused — its address is: sockets come and go from the same
+ * slab slots, and a closed socket's CLOSE in the ring would hide the next
+ * socket's at that address) and the new state. */
+static __always_inline __u64 change_key(const struct sock *sk, int newstate)
+{
+	return bpf_get_socket_cookie((void *)sk) << 4 | (__u32)(newstate & 15);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -741,14 +755,14 @@ int BPF_PROG(tp_state, const struct sock *sk, const int oldstate, const int news
 	struct state_taken *t = bpf_map_lookup_elem(&state_taken, &k);
 
 	if (t)
-		t->ring[t->n++ & (TAKEN_RING - 1)] = (__u64)sk + (__u32)newstate;
+		t->ring[t->n++ & (TAKEN_RING - 1)] = change_key(sk, newstate);
 	return on_state(sk, oldstate, newstate, TS_TRACEPOINT, true);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tp_state_nested, const struct sock *sk, const int oldstate, const int newstate)
 {
-	__u64 key = (__u64)sk + (__u32)newstate;
+	__u64 key = change_key(sk, newstate);
 	__u32 k = 0;
 	struct state_taken *t = bpf_map_lookup_elem(&state_taken, &k);
 

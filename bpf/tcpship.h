@@ -111,6 +111,7 @@ enum ts_counter {
 	TS_CNT_DROP_BASE   = 0,		/* + type: ring buffer full */
 	TS_CNT_FLOW_FULL   = TS_TYPE_MAX,	/* flow table update failed */
 	TS_CNT_NESTED,				/* state changes taken by tp_state_nested */
+	TS_CNT_SLOW_READ,			/* a tp_btf hook had to copy, not load */
 	TS_CNT_MAX,
 };
 

@@ -72,9 +72,10 @@ static void report(FILE *f, const char *what, const struct ts_reader *r,
 		if (cnt[TS_CNT_DROP_BASE + t])
 			fprintf(f, " lost_kernel_%s=%llu", ts_type_name(t),
 				(unsigned long long)cnt[TS_CNT_DROP_BASE + t]);
-	fprintf(f, " missed_runs=%llu nested_runs=%llu malformed=%llu nomem=%llu "
+	fprintf(f, " missed_runs=%llu nested_runs=%llu slow_reads=%llu malformed=%llu nomem=%llu "
 		   "flow_table_full=%llu",
 		(unsigned long long)ts_probes_missed(p), (unsigned long long)cnt[TS_CNT_NESTED],
+		(unsigned long long)cnt[TS_CNT_SLOW_READ],
 		(unsigned long long)r->malformed, (unsigned long long)r->nomem,
 		(unsigned long long)cnt[TS_CNT_FLOW_FULL]);
 	for (int i = 0; i < ts_fanout_count(fan); i++) {
