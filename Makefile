@@ -49,15 +49,16 @@ $(OUTPUT)/tcpship.bpf.o: $(OUTPUT)/tcpship.tmp.bpf.o
 $(OUTPUT)/tcpship.skel.h: $(OUTPUT)/tcpship.bpf.o
 	$(BPFTOOL) gen skeleton $< name tcpship_bpf > $@
 
-# the bench's floor: count-only programs on the same hooks
-$(OUTPUT)/floor.tmp.bpf.o: bpf/floor.bpf.c $(OUTPUT)/vmlinux.h
+# the bench's floor (count-only programs on the same hooks) and witness
+# (what the kernel shows to BPF of each socket's life)
+$(OUTPUT)/floor.tmp.bpf.o $(OUTPUT)/witness.tmp.bpf.o: $(OUTPUT)/%.tmp.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/floor.bpf.o: $(OUTPUT)/floor.tmp.bpf.o
+$(OUTPUT)/floor.bpf.o $(OUTPUT)/witness.bpf.o: $(OUTPUT)/%.bpf.o: $(OUTPUT)/%.tmp.bpf.o
 	$(BPFTOOL) gen object $@ $<
 
-$(OUTPUT)/floor.skel.h: $(OUTPUT)/floor.bpf.o
-	$(BPFTOOL) gen skeleton $< name floor_bpf > $@
+$(OUTPUT)/floor.skel.h $(OUTPUT)/witness.skel.h: $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 # --- user side ---
 $(OUTPUT)/%.o: %.c $(wildcard shipper/*.h outputs/*.h) bpf/tcpship.h $(OUTPUT)/tcpship.skel.h
@@ -77,7 +78,8 @@ $(OUTPUT)/trig/%: tests/trig/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@ -lpthread
 
-$(OUTPUT)/bench/%: tests/bench/%.c $(OUTPUT)/libtcpship.a $(OUTPUT)/floor.skel.h
+$(OUTPUT)/bench/%: tests/bench/%.c $(OUTPUT)/libtcpship.a $(OUTPUT)/floor.skel.h \
+		   $(OUTPUT)/witness.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< $(OUTPUT)/libtcpship.a -o $@ $(LDLIBS)
 

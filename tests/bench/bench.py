@@ -88,6 +88,7 @@ LOADGEN = os.path.join(BENCH_BIN, "loadgen")
 ENCBENCH = os.path.join(BENCH_BIN, "encbench")
 HTTPBENCH = os.path.join(BENCH_BIN, "httpbench")
 FLOOR = os.path.join(BENCH_BIN, "floor")
+WITNESS = os.path.join(BENCH_BIN, "witness")
 COLLECTOR = os.path.join(BENCH_BIN, "collector")
 BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -398,6 +399,27 @@ def count_floor(run):
     return {"floor_runs": runs, "shipped": None, "lost_reported": None}
 
 
+WITNESS_UNSEEN = re.compile(r"^witness: unseen sport=(\d+) dport=(\d+) age_ms=(\d+) states=([\d,]*)")
+WITNESS_EXIT = re.compile(r"^witness: exit: (.*)")
+
+
+def count_witness(run):
+    """Sockets of the workload (the server port at either end) whose move to
+    CLOSE and whose destruction no BPF program was shown by the kernel."""
+    port = run["truth"]["port"]
+    unseen, totals = [], {}
+    for line in run["stderr"]:
+        m = WITNESS_UNSEEN.match(line)
+        if m and port in (int(m.group(1)), int(m.group(2))):
+            unseen.append({"side": "server" if int(m.group(1)) == port else "client",
+                           "states": m.group(4), "age_ms": int(m.group(3))})
+        m = WITNESS_EXIT.match(line)
+        if m:
+            totals = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
+    return {"shipped": None, "lost_reported": None, "witness_unseen": unseen,
+            "witness_totals": totals}
+
+
 BPFTRACE_LINE = re.compile(rb'"type": "printf", "data": "pid=\d+ .* sport=(\d+) daddr=\S+ '
                            rb'dport=(\d+) oldstate=(\d+) newstate=(\d+)')
 BPFTRACE_LOST = (re.compile(rb'"type": "lost_events", "data": \{"events": (\d+)'),
@@ -675,6 +697,10 @@ CONFIGS = [
            expected=four_per_connection, hooks=HOOKS.get),
     Tracer("floor", kind="floor", argv=lambda o, ctx: [FLOOR], ready=re.compile(r"^floor: ready"),
            count=count_floor, hooks=HOOKS.get),
+    # what the kernel shows to BPF at all: sockets whose CLOSE and
+    # destruction no program on the hooks sees cannot be shipped by anyone
+    Tracer("witness", kind="witness", argv=lambda o, ctx: [WITNESS],
+           ready=re.compile(r"^witness: ready"), count=count_witness, bpf=False),
     Tracer("tcpship http", argv=lambda o, ctx: [
                TCPSHIP, "-c", tcpship_config(ctx, [http_output(ctx)]), *o.tcpship_args],
            ready=TCPSHIP_READY, count=count_tcpship, expected=four_per_connection,
@@ -706,9 +732,9 @@ CONFIGS = [
     Tracer("tcpship wakeup0", argv=tcpship_argv("--wakeup-bytes", "0"), ready=TCPSHIP_READY,
            count=count_tcpship, expected=four_per_connection, hooks=HOOKS.get),
 ]
-DEFAULT_CONFIGS = ["load alone", "tcpship", "floor", "tcpship http", "tcpship 3 sinks",
+DEFAULT_CONFIGS = ["load alone", "tcpship", "floor", "witness", "tcpship http", "tcpship 3 sinks",
                    "bpftrace", "tcplife-bpfcc"]
-SMOKE_CONFIGS = ["load alone", "tcpship", "floor"]
+SMOKE_CONFIGS = ["load alone", "tcpship", "floor", "witness"]
 PEERS = [c.name for c in CONFIGS if c.kind == "peer"]
 
 # the pingpong section: persistent connections, send/recv events on
@@ -993,6 +1019,8 @@ def summarize(cfg, runs, alone_runs, u, failed=None):
             "floor_runs_per_op": c["floor_runs"] / ops if c.get("floor_runs") is not None
             else None,
             "exit_status": r.get("exit_status"),
+            "witness_unseen": c.get("witness_unseen"),
+            "witness_totals": c.get("witness_totals"),
         }
         if "collector" in r:
             k = r["collector"]
@@ -1035,6 +1063,10 @@ def summarize(cfg, runs, alone_runs, u, failed=None):
         s["collector_ok"] = all(x.get("collector_ok") for x in per)
         s["collector_vs_out"] = [(x.get("http_out"), x.get("collector_events")) for x in per]
     s["exit_statuses"] = sorted({x["exit_status"] for x in per if x["exit_status"]})
+    if any(x.get("witness_unseen") is not None for x in per):
+        s["witness_unseen_runs"] = [len(x.get("witness_unseen") or []) for x in per]
+        s["witness_unseen"] = [u for x in per for u in x.get("witness_unseen") or []]
+        s["witness_totals"] = [x.get("witness_totals") or {} for x in per]
     progs = {}
     for x in per:
         for n, b in x.get("bpf", {}).items():
@@ -1160,7 +1192,7 @@ def targets(sums, enc, hb, o):
                                              s["lost_truth_types"].items())
                      if s.get("lost_truth_types") else "") +
                     (f"; per run {s['lost_truth_runs']}" if s.get("reps", 0) > 1 and truth
-                     else "")))
+                     else "") + witness_detail(sums, truth)))
     for s in ours:
         r = s.get("ratio")
         ok = r is not None and r >= t["ratio"]
@@ -1279,6 +1311,16 @@ def targets(sums, enc, hb, o):
     return out
 
 
+def witness_detail(sums, truth):
+    """What the witness runs say of a shortfall: closes the kernel showed to
+    no BPF program at all cannot be shipped by any tracer on these hooks."""
+    w = [s for s in sums if s["kind"] == "witness" and "witness_unseen_runs" in s]
+    if not truth or not w:
+        return ""
+    return (f"; the witness runs found per run {w[0]['witness_unseen_runs']} sockets of the "
+            f"same workload whose CLOSE and destruction the kernel showed to no BPF program")
+
+
 def notes(sums, u):
     out = []
     for s in sums:
@@ -1308,6 +1350,18 @@ def notes(sums, u):
         if s.get("floor_runs_per_op") is not None:
             out.append(f"{n}: {s['floor_runs_per_op']:.2f} hook runs/{u['label']} counted in its "
                        f"map (every hook of tcpship's default events)")
+        if "witness_unseen_runs" in s:
+            seen = "; ".join(f"{u['side']} socket, states seen {u['states'] or '-'}"
+                             for u in s["witness_unseen"][:4])
+            out.append(f"{n}: sockets of the workload whose CLOSE and destruction the kernel "
+                       f"showed to no BPF program, per run: {s['witness_unseen_runs']}"
+                       + (f" ({seen}{', ...' if len(s['witness_unseen']) > 4 else ''}; "
+                          f"TCP states: 1 ESTABLISHED, 4 FIN_WAIT1)" if seen else "")
+                       + "; state changes it saw per run: "
+                       + ", ".join(f"{t.get('changes', 0):,}" for t in s["witness_totals"])
+                       + "; its own misses per run (state, destroy): "
+                       + ", ".join(f"{t.get('state_misses', '?')}/{t.get('destroy_misses', '?')}"
+                                   for t in s["witness_totals"]))
         if "collector_ok" in s:
             pairs = ", ".join(f"{a}/{b}" for a, b in s["collector_vs_out"])
             out.append(f"{n}: http sink out / collector count per run: {pairs}"
@@ -1542,6 +1596,9 @@ def run_section(ph, o, stats):
             extra = ""
             if cfg.kind == "floor":
                 extra = f", floor runs {fmt(c.get('floor_runs'))}"
+            elif cfg.kind == "witness":
+                extra = (f", workload sockets never seen closing "
+                         f"{len(c.get('witness_unseen') or [])}")
             elif c:
                 exp = cfg.expected(t) if cfg.expected else {}
                 extra = (f", shipped {fmt(c.get('shipped'))}, workload "
