@@ -403,12 +403,12 @@ WITNESS_UNSEEN = re.compile(r"^witness: unseen sport=(\d+) dport=(\d+) age_ms=(\
 WITNESS_EXIT = re.compile(r"^witness: exit: (.*)")
 
 
-def count_witness(run):
+def count_witness(run, lines=None):
     """Sockets of the workload (the server port at either end) whose move to
     CLOSE and whose destruction no BPF program was shown by the kernel."""
     port = run["truth"]["port"]
     unseen, totals = [], {}
-    for line in run["stderr"]:
+    for line in run["stderr"] if lines is None else lines:
         m = WITNESS_UNSEEN.match(line)
         if m and port in (int(m.group(1)), int(m.group(2))):
             unseen.append({"side": "server" if int(m.group(1)) == port else "client",
@@ -418,6 +418,14 @@ def count_witness(run):
             totals = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
     return {"shipped": None, "lost_reported": None, "witness_unseen": unseen,
             "witness_totals": totals}
+
+
+def count_tcpship_witnessed(run):
+    """tcpship's counts, and the witness's that ran beside it in the same run."""
+    res = count_tcpship(run)
+    w = count_witness(run, run.get("witness_stderr") or [])
+    res["witness_unseen"], res["witness_totals"] = w["witness_unseen"], w["witness_totals"]
+    return res
 
 
 BPFTRACE_LINE = re.compile(rb'"type": "printf", "data": "pid=\d+ .* sport=(\d+) daddr=\S+ '
@@ -499,6 +507,8 @@ class Tracer:
     stop:      the signal that stops it cleanly
     env:       fn(opts) -> {name: value or None (removed)} for its environment
     collector: start the HTTP collector before it, stop it after
+    witness:   start the witness before it, stop it after (its lines go to
+               run["witness_stderr"])
     check:     fn(opts) -> None, or why it cannot run here
     hooks:     fn(program name) -> the hook it is attached to
     note:      fn(opts) -> a line printed under the table
@@ -506,12 +516,13 @@ class Tracer:
 
     def __init__(self, name, kind="tcpship", argv=None, ready=None, ready_on="stderr",
                  count=None, expected=None, bpf=True, stop=signal.SIGINT, env=None,
-                 collector=False, check=None, hooks=None, note=None):
+                 collector=False, check=None, hooks=None, note=None, witness=False):
         self.name, self.kind, self.argv, self.ready, self.ready_on = \
             name, kind, argv, ready, ready_on
         self.count, self.expected, self.bpf, self.stop, self.env = \
             count, expected, bpf, stop, env
         self.collector, self.check, self.hooks, self.note = collector, check, hooks, note
+        self.witness = witness
 
 
 def four_per_connection(truth):
@@ -701,6 +712,12 @@ CONFIGS = [
     # destruction no program on the hooks sees cannot be shipped by anyone
     Tracer("witness", kind="witness", argv=lambda o, ctx: [WITNESS],
            ready=re.compile(r"^witness: ready"), count=count_witness, bpf=False),
+    # tcpship with the witness beside it: each close missing against the
+    # ground truth set against the sockets the kernel hid from every program
+    # in the same run (the witness costs throughput: not the headline row)
+    Tracer("tcpship + witness", argv=tcpship_argv(), ready=TCPSHIP_READY,
+           count=count_tcpship_witnessed, expected=four_per_connection, hooks=HOOKS.get,
+           witness=True),
     Tracer("tcpship http", argv=lambda o, ctx: [
                TCPSHIP, "-c", tcpship_config(ctx, [http_output(ctx)]), *o.tcpship_args],
            ready=TCPSHIP_READY, count=count_tcpship, expected=four_per_connection,
@@ -732,7 +749,8 @@ CONFIGS = [
     Tracer("tcpship wakeup0", argv=tcpship_argv("--wakeup-bytes", "0"), ready=TCPSHIP_READY,
            count=count_tcpship, expected=four_per_connection, hooks=HOOKS.get),
 ]
-DEFAULT_CONFIGS = ["load alone", "tcpship", "floor", "witness", "tcpship http", "tcpship 3 sinks",
+DEFAULT_CONFIGS = ["load alone", "tcpship", "floor", "witness", "tcpship + witness",
+                   "tcpship http", "tcpship 3 sinks",
                    "bpftrace", "tcplife-bpfcc"]
 SMOKE_CONFIGS = ["load alone", "tcpship", "floor", "witness"]
 PEERS = [c.name for c in CONFIGS if c.kind == "peer"]
@@ -850,6 +868,33 @@ class Collector:
         forget(self.p)
 
 
+class WitnessSidecar:
+    """The witness beside a tracer: started before it, stopped after it."""
+
+    def __init__(self):
+        self.p = spawn([WITNESS], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.watch = StderrWatch(self.p.stderr, re.compile(r"^witness: ready"))
+        if not self.watch.ready.wait(READY_TIMEOUT) or not self.watch.match:
+            self.kill()
+            raise TracerFailed(f"the witness did not start: {last_words(self.watch)}")
+
+    def stop(self):
+        self.p.send_signal(signal.SIGINT)
+        ru = wait_exit(self.p, STOP_TIMEOUT)
+        forget(self.p)
+        self.watch.closed.wait(10)
+        if ru is None or not any(ln.startswith("witness: exit:") for ln in self.watch.lines):
+            raise TracerFailed(f"the witness failed at the stop (status {self.p.returncode}): "
+                               f"{last_words(self.watch)}")
+        return list(self.watch.lines)
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        forget(self.p)
+
+
 def run_one(cfg, o, ph, stats, rep):
     """One run of the workload under cfg; every figure of it as a dict."""
     run = {"config": cfg.name, "rep": rep}
@@ -871,8 +916,10 @@ def run_one(cfg, o, ph, stats, rep):
             else:
                 env[k] = v
     bpf_on = cfg.bpf and o.bpf_stats and stats.on()
-    p = coll = None
+    p = coll = wit = None
     try:
+        if cfg.witness:
+            wit = WitnessSidecar()
         if cfg.collector:
             coll = Collector(run_dir)
             ctx["url"] = coll.url
@@ -897,7 +944,8 @@ def run_one(cfg, o, ph, stats, rep):
             raise TracerFailed(f"{why}: {last_words(watch)}")
         ids = prog_ids_of(p.pid)
         run["no_progs"] = not ids
-        run["foreign_progs"] = foreign_tracing_progs(ids)
+        run["foreign_progs"] = foreign_tracing_progs(ids | (prog_ids_of(wit.p.pid) if wit
+                                                            else set()))
         bpf0 = bpf_snapshot(ids) if bpf_on else None
         cpu0 = proc_cpu_us(p.pid)
 
@@ -925,6 +973,8 @@ def run_one(cfg, o, ph, stats, rep):
                                f"killed")
         if coll:
             run["collector"] = coll.stop()
+        if wit:
+            run["witness_stderr"] = wit.stop()
         run["cpu_us_exit"] = (ru.ru_utime + ru.ru_stime) * 1e6
         run["exit_status"] = p.returncode
         if bpf0 is not None and bpf1 is not None:
@@ -947,6 +997,8 @@ def run_one(cfg, o, ph, stats, rep):
             p.wait()
         if coll:
             coll.kill()
+        if wit:
+            wit.kill()
         if not o.keep:
             shutil.rmtree(run_dir, ignore_errors=True)
 
@@ -1177,7 +1229,8 @@ def targets(sums, enc, hb, o):
     out = []
     by = {s["config"]: s for s in sums}
     ran = [s for s in sums if "rate" in s]
-    ours = [s for s in ran if s["kind"] == "tcpship"]
+    # the row with the witness beside tcpship only explains the others' losses
+    ours = [s for s in ran if s["kind"] == "tcpship" and "witness_unseen_runs" not in s]
     peers = [s for s in sums if s["kind"] == "peer"]
     t = TARGETS
 
@@ -1314,11 +1367,20 @@ def targets(sums, enc, hb, o):
 def witness_detail(sums, truth):
     """What the witness runs say of a shortfall: closes the kernel showed to
     no BPF program at all cannot be shipped by any tracer on these hooks."""
-    w = [s for s in sums if s["kind"] == "witness" and "witness_unseen_runs" in s]
-    if not truth or not w:
+    if not truth:
         return ""
-    return (f"; the witness runs found per run {w[0]['witness_unseen_runs']} sockets of the "
-            f"same workload whose CLOSE and destruction the kernel showed to no BPF program")
+    out = ""
+    w = [s for s in sums if s["kind"] == "witness" and "witness_unseen_runs" in s]
+    if w:
+        out += (f"; the witness alone found per run {w[0]['witness_unseen_runs']} sockets of "
+                f"the same workload whose CLOSE and destruction the kernel showed to no BPF "
+                f"program")
+    tw = [s for s in sums if s["kind"] == "tcpship" and "witness_unseen_runs" in s]
+    if tw:
+        out += (f"; {tw[0]['config']}: closes missing per run {tw[0]['lost_truth_runs']}, "
+                f"sockets hidden from every BPF program in the same runs "
+                f"{tw[0]['witness_unseen_runs']}")
+    return out
 
 
 def notes(sums, u):
@@ -1361,7 +1423,9 @@ def notes(sums, u):
                        + ", ".join(f"{t.get('changes', 0):,}" for t in s["witness_totals"])
                        + "; its own misses per run (state, destroy): "
                        + ", ".join(f"{t.get('state_misses', '?')}/{t.get('destroy_misses', '?')}"
-                                   for t in s["witness_totals"]))
+                                   for t in s["witness_totals"])
+                       + (f"; tcpship's closes missing against the ground truth in the same "
+                          f"runs: {s['lost_truth_runs']}" if s["kind"] == "tcpship" else ""))
         if "collector_ok" in s:
             pairs = ", ".join(f"{a}/{b}" for a, b in s["collector_vs_out"])
             out.append(f"{n}: http sink out / collector count per run: {pairs}"
