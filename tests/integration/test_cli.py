@@ -5,7 +5,7 @@ import re
 import signal
 import subprocess
 
-from tslib import (TCPSHIP, Skip, Tcpship, by, require_root, run_tcpship, sh, trig,
+from tslib import (TCPSHIP, Skip, Tcpship, at_cleanup, by, require_root, run_tcpship, sh, trig,
                    wait_until)
 
 
@@ -128,9 +128,19 @@ def test_probes_tracepoint_forced():
 def test_tracefs_mounted_when_missing():
     require_root()
     mounted = lambda: "/sys/kernel/tracing " in open("/proc/mounts").read()
-    if mounted():
-        if subprocess.run(["umount", "/sys/kernel/tracing"]).returncode != 0:
-            raise Skip("tracefs is busy and cannot be unmounted for this test")
+    # every tracefs mount, the one debugfs makes under /sys/kernel/debug too:
+    # tcpship uses any it finds, so none may be left for this test
+    # debugfs mounts tracefs again under /sys/kernel/debug/tracing as soon as
+    # anything looks there, so it goes too (and comes back afterwards)
+    mounts = [ln.split()[1:3] for ln in open("/proc/mounts")]
+    for m, fs in mounts:
+        if fs == "tracefs" and subprocess.run(["umount", m]).returncode != 0:
+            raise Skip(f"tracefs at {m} is busy and cannot be unmounted for this test")
+    for m, fs in mounts:
+        if fs == "debugfs":
+            if subprocess.run(["umount", m]).returncode != 0:
+                raise Skip(f"debugfs at {m} is busy and cannot be unmounted for this test")
+            at_cleanup(lambda m=m: subprocess.run(["mount", "-t", "debugfs", "debugfs", m]))
     assert not mounted()
     ts = Tcpship()
     assert mounted(), "tcpship should have mounted tracefs"
