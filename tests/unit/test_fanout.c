@@ -26,16 +26,37 @@ static struct script {
 	int fail_first;			/* RETRY this many writes, then OK */
 	uint32_t drop_per_write;	/* report this many as dropped for good */
 	enum ts_out_result result;	/* after the failures */
-	_Atomic int block;		/* writes wait while set */
+	int block;			/* writes wait while set (under mu) */
 	unsigned slow_us;		/* each write takes this long */
 	pthread_mutex_t mu;
+	pthread_cond_t cv;		/* broadcast on every change below */
 	uint64_t seen[MAXSEEN];		/* seqs delivered, in order of arrival */
 	int n_seen;
 	uint32_t units[256];		/* size of each write that returned */
 	int n_units;
-	_Atomic int writes;
+	int writes;			/* write calls begun (under mu) */
 	_Atomic int workers_seen;	/* bitmask of ts_out_worker() values */
 } sc;
+
+__attribute__((constructor)) static void script_init(void)
+{
+	pthread_condattr_t a;
+
+	pthread_mutex_init(&sc.mu, NULL);
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&sc.cv, &a);
+	pthread_condattr_destroy(&a);
+}
+
+/* a stuck receiver: writes wait until the test lets them go */
+static void set_block(int on)
+{
+	pthread_mutex_lock(&sc.mu);
+	sc.block = on;
+	pthread_cond_broadcast(&sc.cv);
+	pthread_mutex_unlock(&sc.mu);
+}
 
 static int fake_open(struct ts_output *o, const void *conf, char *err, size_t errlen)
 {
@@ -48,10 +69,14 @@ static int fake_open(struct ts_output *o, const void *conf, char *err, size_t er
 static enum ts_out_result fake_write(struct ts_output *o, const struct ts_batch *b,
 				     uint32_t from, uint32_t n)
 {
-	int w = atomic_fetch_add(&sc.writes, 1);
+	int w;
 
-	while (atomic_load(&sc.block))
-		usleep(1000);	/* a stuck receiver */
+	pthread_mutex_lock(&sc.mu);
+	w = sc.writes++;
+	pthread_cond_broadcast(&sc.cv);
+	while (sc.block)
+		pthread_cond_wait(&sc.cv, &sc.mu);
+	pthread_mutex_unlock(&sc.mu);
 	if (sc.slow_us)
 		usleep(sc.slow_us);	/* a request taking its time */
 	atomic_fetch_or(&sc.workers_seen, 1 << ts_out_worker());
@@ -74,6 +99,7 @@ static enum ts_out_result fake_write(struct ts_output *o, const struct ts_batch 
 	}
 	if (sc.n_units < 256)
 		sc.units[sc.n_units++] = n;
+	pthread_cond_broadcast(&sc.cv);
 	pthread_mutex_unlock(&sc.mu);
 	return TS_OUT_OK;
 }
@@ -115,7 +141,6 @@ static struct ts_fanout *start(const struct ts_queue_opts *q)
 	struct ts_fanout *f = ts_fanout_new();
 	char err[128];
 
-	pthread_mutex_init(&sc.mu, NULL);
 	if (ts_fanout_add(f, &fake_ops, calloc(1, 1), q, err, sizeof(err)) || ts_fanout_start(f)) {
 		FAIL("cannot start the fan-out: %s", err);
 		return NULL;
@@ -143,15 +168,31 @@ static int seen_count(void)
 	return n;
 }
 
-/* bounded wait for n delivered events */
+/* bounded wait until *counter (under mu) reaches n: delivered events or
+ * write calls begun */
+static bool wait_count(const int *counter, int n, int timeout_ms)
+{
+	struct timespec until;
+	bool ok;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&sc.mu);
+	while (*counter < n && pthread_cond_timedwait(&sc.cv, &sc.mu, &until) == 0)
+		;
+	ok = *counter >= n;
+	pthread_mutex_unlock(&sc.mu);
+	return ok;
+}
+
 static bool wait_seen(int n, int timeout_ms)
 {
-	for (int i = 0; i < timeout_ms; i++) {
-		if (seen_count() >= n)
-			return true;
-		usleep(1000);
-	}
-	return false;
+	return wait_count(&sc.n_seen, n, timeout_ms);
 }
 
 static bool all_once_in_order(uint64_t first, uint64_t last, bool ordered)
@@ -297,8 +338,7 @@ TEST(fanout_drop_result)
 	f = start(&q);
 	CHECK(f);
 	ts_fanout_publish(f, batch_of(6));
-	for (int i = 0; i < 5000 && atomic_load(&sc.writes) < 1; i++)
-		usleep(1000);
+	CHECK(wait_count(&sc.writes, 1, 5000));
 	struct ts_sink_stats st = stop(f, 2000);
 
 	CHECK_U64(st.events_out, 0);
@@ -313,12 +353,12 @@ TEST(fanout_full_queue_drop_policy)
 	struct ts_queue_opts q = { .max_events = 10, .when_full = TS_FULL_DROP };
 	struct ts_fanout *f;
 
-	atomic_store(&sc.block, 1);
+	set_block(1);
 	f = start(&q);
 	CHECK(f);
 	for (int i = 0; i < 20; i++)
 		ts_fanout_publish(f, batch_of(5));	/* 100 events, returns at once */
-	atomic_store(&sc.block, 0);
+	set_block(0);
 	CHECK(wait_seen(1, 5000));
 	struct ts_sink_stats st = stop(f, 5000);
 
@@ -370,13 +410,12 @@ TEST(fanout_exit_deadline_counts_the_rest)
 	struct ts_queue_opts q = { 0 };
 	struct ts_fanout *f;
 
-	atomic_store(&sc.block, 1);
+	set_block(1);
 	f = start(&q);
 	CHECK(f);
 	ts_fanout_publish(f, batch_of(4));
 	ts_fanout_publish(f, batch_of(6));
-	for (int i = 0; i < 5000 && atomic_load(&sc.writes) < 1; i++)
-		usleep(1000);
+	CHECK(wait_count(&sc.writes, 1, 5000));
 	struct ts_sink_stats st;
 
 	ts_fanout_stop(f, ts_now_ns(CLOCK_MONOTONIC) + 100 * 1000000ULL);
