@@ -30,45 +30,51 @@ note() { echo "$*" >> $R/guest.log; }
 # stamp LABEL: when each step began, seconds since boot (for the report)
 stamp() { echo "$1 $(cut -d' ' -f1 /proc/uptime)" >> $R/timeline; }
 
-# start NAME ARGS...: tcpship in the background; waits for its ready line
+# start NAME ARGS...: tcpship in the background; waits (at most 30 s) for
+# its ready line. Its stderr goes through a FIFO to a reader that copies it
+# to $R/NAME.err and says "ready" (or "eof", if tcpship ends first) on fd 3.
 start() {
 	name=$1
 	shift
-	/bin/tcpship "$@" > $R/$name.out 2> $R/$name.err &
+	mkfifo /tmp/$name.errfifo /tmp/$name.said
+	/bin/tcpship "$@" > $R/$name.out 2> /tmp/$name.errfifo &
 	echo $! > /tmp/$name.pid
-	i=0
-	while ! grep -qs '^tcpship: ready' $R/$name.err; do
-		if ! kill -0 "$(cat /tmp/$name.pid)" 2>/dev/null; then
-			note "$name: exited before ready"
-			fails=$((fails + 1))
-			return 1
-		fi
-		i=$((i + 1))
-		if [ $i -gt 600 ]; then	# 30 s
-			note "$name: not ready within 30 s"
-			fails=$((fails + 1))
-			return 1
-		fi
-		usleep 50000
-	done
+	exec 3<>/tmp/$name.said
+	{
+		while IFS= read -r line || [ -n "$line" ]; do
+			printf '%s\n' "$line"
+			case $line in 'tcpship: ready'*) echo ready >&3 ;; esac
+		done < /tmp/$name.errfifo > $R/$name.err
+		echo eof >&3
+	} &
+	echo $! > /tmp/$name.copier
+	said=
+	read -t 30 said <&3
+	exec 3<&-
+	case $said in
+	ready) return 0 ;;
+	eof) note "$name: exited before ready" ;;
+	*) note "$name: not ready within 30 s" ;;
+	esac
+	fails=$((fails + 1))
+	return 1
 }
 
-# stop NAME: SIGINT, then at most 20 s for the drain and flush
+# stop NAME: SIGINT, then at most 20 s for the drain and flush (a watchdog
+# kills it after that)
 stop() {
 	pid=$(cat /tmp/$1.pid)
 	kill -INT "$pid" 2>/dev/null
-	i=0
-	while kill -0 "$pid" 2>/dev/null && [ $i -lt 400 ]; do
-		usleep 50000
-		i=$((i + 1))
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		note "$1: still running 20 s after SIGINT: killed"
-		kill -KILL "$pid"
-		fails=$((fails + 1))
-	fi
+	(sleep 20; touch /tmp/$1.killed; kill -KILL "$pid") 2>/dev/null &
+	dog=$!
 	wait "$pid"
 	echo $? > $R/$1.rc
+	kill "$dog" 2>/dev/null
+	wait "$(cat /tmp/$1.copier)"	# its stderr copied to the end
+	if [ -e /tmp/$1.killed ]; then
+		note "$1: still running 20 s after SIGINT: killed"
+		fails=$((fails + 1))
+	fi
 }
 
 # trig LABEL PROGRAM ARGS...: a trigger program (at most 60 s); its ground
