@@ -144,34 +144,6 @@ unsigned ts_sl_severity(const struct ts_sl_fmt *f, const struct ts_rec *r, const
 	return raise && f->severity > SEV_NOTICE ? SEV_NOTICE : f->severity;
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		lo = c == 0xe0 ? 0xa0 : 0x80;
-		hi = c == 0xed ? 0x9f : 0xbf;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		lo = c == 0xf0 ? 0x90 : 0x80;
-		hi = c == 0xf4 ? 0x8f : 0xbf;
-	} else {
-		return 0;
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 size_t ts_sl_sd_escape(char *out, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -190,7 +162,7 @@ size_t ts_sl_sd_escape(char *out, const char *str, size_t n)
 				*o++ = '\\';
 			*o++ = (char)c;
 			i++;
-		} else if ((k = utf8_len(s + i, n - i))) {
+		} else if ((k = ts_utf8_seq(s + i, n - i))) {
 			memcpy(o, s + i, k);
 			o += k;
 			i += k;

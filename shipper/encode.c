@@ -31,38 +31,6 @@ unsigned ts_type_from_name(const char *name)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0 if it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 size_t ts_json_escape(char *out, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -84,7 +52,7 @@ size_t ts_json_escape(char *out, const char *str, size_t n)
 			o += 6;
 			i++;
 		} else {
-			size_t len = utf8_seq(s + i, n - i);
+			size_t len = ts_utf8_seq(s + i, n - i);
 
 			if (len) {
 				memcpy(o, s + i, len);
