@@ -74,7 +74,7 @@ tcpship: $(MAIN_OBJ) $(OUTPUT)/libtcpship.a
 $(OUTPUT)/unit-tests: $(UNIT_SRC) $(OUTPUT)/libtcpship.a $(wildcard tests/unit/*.h)
 	$(CC) $(CFLAGS) -Itests/unit $(UNIT_SRC) $(OUTPUT)/libtcpship.a -o $@ $(LDLIBS)
 
-$(OUTPUT)/trig/%: tests/trig/%.c
+$(OUTPUT)/trig/%: tests/trig/%.c tests/trig/trig.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@ -lpthread
 

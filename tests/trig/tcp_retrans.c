@@ -33,33 +33,6 @@ static void *server(void *arg)
 	return NULL;
 }
 
-static struct tcp_info info(int fd)
-{
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
-
-	memset(&ti, 0, sizeof(ti));
-	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
-	return ti;
-}
-
-/* poll TCP_INFO until cond holds; bounded */
-static int wait_for(int fd, int (*cond)(const struct tcp_info *), int timeout_ms)
-{
-	for (int waited = 0; waited < timeout_ms; waited += 10) {
-		struct tcp_info ti = info(fd);
-		struct timespec ts = { 0, 10 * 1000000L };
-
-		if (cond(&ti))
-			return 0;
-		nanosleep(&ts, NULL);
-	}
-	return -1;
-}
-
-static int two_retrans(const struct tcp_info *ti) { return ti->tcpi_total_retrans >= 2; }
-static int all_acked(const struct tcp_info *ti) { return ti->tcpi_unacked == 0; }
-
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
@@ -86,15 +59,15 @@ int main(int argc, char **argv)
 		die("block command failed: %s", argv[2]);
 	memset(buf, 'x', sizeof(buf));
 	write_all(fd, buf, sizeof(buf));
-	if (wait_for(fd, two_retrans, 15000)) {
+	if (wait_tcp_info(fd, two_retrans, 15000)) {
 		system(argv[3]);
 		die("no retransmission within 15 s");
 	}
 	if (system(argv[3]))
 		die("unblock command failed: %s", argv[3]);
-	if (wait_for(fd, all_acked, 30000))
+	if (wait_tcp_info(fd, all_acked, 30000))
 		die("data not acknowledged within 30 s");
-	struct tcp_info ti = info(fd);
+	struct tcp_info ti = tcp_info_of(fd);
 	int sport = local_port(fd);
 
 	close(fd);

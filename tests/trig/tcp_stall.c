@@ -26,38 +26,6 @@
 
 #define PAYLOAD 3000
 
-static struct tcp_info info(int fd)
-{
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
-
-	memset(&ti, 0, sizeof(ti));
-	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
-	return ti;
-}
-
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-/* poll TCP_INFO until cond holds; bounded */
-static int wait_for(int fd, int (*cond)(const struct tcp_info *), int timeout_ms)
-{
-	for (int waited = 0; waited < timeout_ms; waited += 10) {
-		struct tcp_info ti = info(fd);
-
-		if (cond(&ti))
-			return 0;
-		nap_ms(10);
-	}
-	return -1;
-}
-
-static int two_retrans(const struct tcp_info *ti) { return ti->tcpi_total_retrans >= 2; }
-static int all_acked(const struct tcp_info *ti) { return ti->tcpi_unacked == 0; }
 /* a listener's TCP_INFO: tcpi_unacked is its accept queue, tcpi_sacked the
  * backlog; the kernel drops SYNs once the queue holds more than the backlog */
 static int queue_full(const struct tcp_info *ti) { return ti->tcpi_unacked > ti->tcpi_sacked; }
@@ -128,13 +96,13 @@ static int data(const char *ip)
 		die("server thread did not get ready");
 	memset(buf, 'x', sizeof(buf));
 	write_all(fd, buf, sizeof(buf));
-	if (wait_for(fd, two_retrans, 15000))
+	if (wait_tcp_info(fd, two_retrans, 15000))
 		die("no retransmission within 15 s");
 	if (setsockopt(afd, SOL_SOCKET, SO_DETACH_FILTER, &dummy, sizeof(dummy)))
 		die("SO_DETACH_FILTER: %s", strerror(errno));
-	if (wait_for(fd, all_acked, 30000))
+	if (wait_tcp_info(fd, all_acked, 30000))
 		die("data not acknowledged within 30 s");
-	struct tcp_info ti = info(fd);
+	struct tcp_info ti = tcp_info_of(fd);
 	int sport = local_port(fd);
 
 	close(fd);
@@ -170,17 +138,17 @@ static int synfull(const char *ip)
 		close(to_parent[0]);
 		close(from_parent[1]);
 		for (n = 0; n < 8; n++) {
-			ti = info(l);
+			ti = tcp_info_of(l);
 			if (queue_full(&ti))
 				break;
 			connect_to(ip, local_port(l), 0, &e);	/* kept open */
 			if (e)
 				die("filler connect: %s", strerror(e));
 			/* the handshake's last ACK may still be on its way */
-			for (int i = 0; i < 100 && info(l).tcpi_unacked < (unsigned)n + 1; i++)
+			for (int i = 0; i < 100 && tcp_info_of(l).tcpi_unacked < (unsigned)n + 1; i++)
 				nap_ms(10);
 		}
-		ti = info(l);
+		ti = tcp_info_of(l);
 		if (!queue_full(&ti))
 			die("accept queue not full after %d connections", n);
 		port = local_port(l);

@@ -7,12 +7,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define die(...) do { fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(2); } while (0)
@@ -86,5 +88,40 @@ static inline void write_all(int fd, const void *p, size_t n)
 		n -= (size_t)w;
 	}
 }
+
+/* the kernel's view of a TCP socket (zeroed if it cannot be had) */
+static inline struct tcp_info tcp_info_of(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
+	return ti;
+}
+
+static inline void nap_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* poll TCP_INFO until cond holds (the kernel gives no event for these
+ * counters); bounded: -1 after timeout_ms */
+static inline int wait_tcp_info(int fd, int (*cond)(const struct tcp_info *), int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		struct tcp_info ti = tcp_info_of(fd);
+
+		if (cond(&ti))
+			return 0;
+		nap_ms(10);
+	}
+	return -1;
+}
+
+static inline int two_retrans(const struct tcp_info *ti) { return ti->tcpi_total_retrans >= 2; }
+static inline int all_acked(const struct tcp_info *ti) { return ti->tcpi_unacked == 0; }
 
 #endif
