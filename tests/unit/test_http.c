@@ -18,6 +18,7 @@
 #include "encode.h"
 #include "http.h"
 #include "output.h"
+#include "sink_open.h"
 #include "tcpship.h"
 #include "test.h"
 
@@ -61,43 +62,9 @@ static struct ts_batch *hbatch(const struct hline *h, int n)
 	"{\"time\":\"x\",\"type\":\"" type "\",\"host\":\"h1\",\"seq\":" #seq \
 	",\"agent_id\":\"" AGENT "\",\"comm\":\"a\\\"b\\\\c\"}\n"
 
-/* Open the http sink from a config entry (JSON text); rc of conf or open. */
-static int hopen(const char *json, struct ts_output *o, void **conf, char *err, size_t errlen)
-{
-	struct ts_output_req req = { 0 };
-	const struct ts_output_ops *ops;
-	struct ts_queue_opts q = { 0 };
-	int rc;
-
-	snprintf(req.where, sizeof(req.where), "outputs[0]");
-	req.obj = json_tokener_parse(json);
-	if (!req.obj) {
-		snprintf(err, errlen, "test: bad JSON in the test itself");
-		return -EBADMSG;
-	}
-	err[0] = 0;
-	rc = ts_output_conf(&req, &ops, conf, &q, err, errlen);
-	json_object_put(req.obj);
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->ops = ops;
-	o->workers = 1;
-	rc = ops->open(o, *conf, err, errlen);
-	if (rc) {
-		ts_conf_free(ops->opts, *conf);
-		free(*conf);
-		*conf = NULL;
-	}
-	return rc;
-}
-
-static void hclose(struct ts_output *o, void *conf)
-{
-	o->ops->close(o);
-	ts_conf_free(o->ops->opts, conf);
-	free(conf);
-}
+/* the http sink from a config entry (JSON text) */
+#define hopen(json, ...) test_sink_open(NULL, json, __VA_ARGS__)
+#define hclose test_sink_close
 
 /* The body the sink would send for all of b, as a NUL-terminated string. */
 static char *body_of(const char *json, const struct ts_batch *b, char *err, size_t errlen)

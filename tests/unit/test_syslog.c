@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "output.h"
+#include "sink_open.h"
 #include "syslog.h"
 #include "tcpship.h"
 #include "test.h"
@@ -560,40 +561,6 @@ static struct ts_batch *batch_of(const struct ts_rec *recs, const char *const *l
 	return b;
 }
 
-/* Open a sink from -o SPEC or a config entry (JSON text); rc from open. */
-static int sink_open(const char *spec, const char *json, struct ts_output *o, void **conf,
-		     char *err, size_t errlen)
-{
-	struct ts_output_req req = { .spec = spec };
-	const struct ts_output_ops *ops;
-	struct ts_queue_opts q = { 0 };
-	int rc;
-
-	snprintf(req.where, sizeof(req.where), "test");
-	if (json)
-		req.obj = json_tokener_parse(json);
-	rc = ts_output_conf(&req, &ops, conf, &q, err, errlen);
-	json_object_put(req.obj);
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->ops = ops;
-	rc = ops->open(o, *conf, err, errlen);
-	if (rc) {
-		ts_conf_free(ops->opts, *conf);
-		free(*conf);
-		*conf = NULL;
-	}
-	return rc;
-}
-
-static void sink_close(struct ts_output *o, void *conf)
-{
-	o->ops->close(o);
-	ts_conf_free(o->ops->opts, conf);
-	free(conf);
-}
-
 TEST(syslog_sink_format_hook_frames)
 {
 	static const char *const lines[] = { "{\"n\":1}\n", "{\"n\":22}\n" };
@@ -610,7 +577,7 @@ TEST(syslog_sink_format_hook_frames)
 	b = batch_of(recs, lines, 2);
 	CHECK(b);
 	/* nothing listens on port 1: open warns and the sink starts anyway */
-	rc = sink_open(NULL, "{\"type\":\"syslog\",\"url\":\"syslog+tcp://127.0.0.1:1\","
+	rc = test_sink_open(NULL, "{\"type\":\"syslog\",\"url\":\"syslog+tcp://127.0.0.1:1\","
 		       "\"hostname\":\"h1\",\"facility\":\"local3\",\"severity\":\"warning\"}",
 		       &o, &conf, err, sizeof(err));
 	CHECKF(!rc, "open: %d %s", rc, err);
@@ -631,7 +598,7 @@ TEST(syslog_sink_format_hook_frames)
 
 	o.ops->counters(&o, counters, sizeof(counters));
 	CHECK_STR(counters, "sent=0 truncated=0 reconnects=0 maybe_lost=0");
-	sink_close(&o, conf);
+	test_sink_close(&o, conf);
 	ts_buf_free(&out);
 	ts_batch_put(b);
 }
@@ -653,7 +620,7 @@ TEST(syslog_sink_default_formats_by_transport)
 	b = batch_of(&rec, lines, 1);
 	CHECK(b);
 	/* -o syslog: the local BSD form syslog(3) sends, whatever /dev/log is */
-	rc = sink_open("syslog+unix:///nonexistent/tcpship-test.sock", NULL, &o, &conf, err,
+	rc = test_sink_open("syslog+unix:///nonexistent/tcpship-test.sock", NULL, &o, &conf, err,
 		       sizeof(err));
 	CHECKF(!rc, "open: %s", err);
 	CHECK_INT(o.ops->format(&o, b, 0, 1, &out), 0);
@@ -665,28 +632,28 @@ TEST(syslog_sink_default_formats_by_transport)
 		 "[tcpship@32473 daddr=\"93.184.216.34\" dport=\"443\"] {\"n\":1}\n", clean,
 		 (int)getpid());
 	CHECK_MEM(out.p, out.len, want, strlen(want));
-	sink_close(&o, conf);
+	test_sink_close(&o, conf);
 	out.len = 0;
 
-	rc = sink_open(NULL, "{\"type\":\"syslog\",\"url\":\"syslog\"}", &o, &conf, err,
+	rc = test_sink_open(NULL, "{\"type\":\"syslog\",\"url\":\"syslog\"}", &o, &conf, err,
 		       sizeof(err));
 	CHECKF(!rc, "open: %s", err);
 	CHECK_INT(o.ops->format(&o, b, 0, 1, &out), 0);
 	snprintf(want, sizeof(want), "<30>Nov 26 11:42:09 tcpship[%d]: {\"n\":1}\n", (int)getpid());
 	CHECK_MEM(out.p, out.len, want, strlen(want));
-	sink_close(&o, conf);
+	test_sink_close(&o, conf);
 	out.len = 0;
 
 	/* rfc3164 over the network carries HOSTNAME; a config entry with no
 	 * url is the local socket */
-	rc = sink_open(NULL, "{\"type\":\"syslog\",\"url\":\"syslog://127.0.0.1:9\","
+	rc = test_sink_open(NULL, "{\"type\":\"syslog\",\"url\":\"syslog://127.0.0.1:9\","
 		       "\"format\":\"rfc3164\",\"hostname\":\"h1\",\"app_name\":\"ship2\"}", &o,
 		       &conf, err, sizeof(err));
 	CHECKF(!rc, "open: %s", err);
 	CHECK_INT(o.ops->format(&o, b, 0, 1, &out), 0);
 	snprintf(want, sizeof(want), "<30>Nov 26 11:42:09 h1 ship2[%d]: {\"n\":1}\n", (int)getpid());
 	CHECK_MEM(out.p, out.len, want, strlen(want));
-	sink_close(&o, conf);
+	test_sink_close(&o, conf);
 	ts_buf_free(&out);
 	ts_batch_put(b);
 }
@@ -737,10 +704,10 @@ TEST(syslog_sink_config_mistakes)
 		struct ts_output o;
 		void *conf = NULL;
 		char err[400] = "";
-		int rc = sink_open(cases[i].spec, cases[i].json, &o, &conf, err, sizeof(err));
+		int rc = test_sink_open(cases[i].spec, cases[i].json, &o, &conf, err, sizeof(err));
 
 		if (!rc)
-			sink_close(&o, conf);
+			test_sink_close(&o, conf);
 		CHECKF(rc == -EINVAL, "case %zu (%s): rc %d, err '%s'", i,
 		       cases[i].spec ? cases[i].spec : cases[i].json, rc, err);
 		CHECKF(strstr(err, cases[i].words), "case %zu: '%s' lacks '%s'", i, err,

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "sink_open.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+
+int test_sink_open(const char *spec, const char *json, struct ts_output *o, void **conf,
+		   char *err, size_t errlen)
+{
+	struct ts_output_req req = { .spec = spec };
+	const struct ts_output_ops *ops;
+	struct ts_queue_opts q = { 0 };
+	int rc;
+
+	snprintf(req.where, sizeof(req.where), "outputs[0]");
+	if (json && !(req.obj = json_tokener_parse(json))) {
+		snprintf(err, errlen, "test: bad JSON in the test itself");
+		return -EBADMSG;
+	}
+	err[0] = 0;
+	rc = ts_output_conf(&req, &ops, conf, &q, err, errlen);
+	json_object_put(req.obj);
+	if (rc)
+		return rc;
+	memset(o, 0, sizeof(*o));
+	o->ops = ops;
+	o->workers = 1;
+	rc = ops->open(o, *conf, err, errlen);
+	if (rc) {
+		ts_conf_free(ops->opts, *conf);
+		free(*conf);
+		*conf = NULL;
+	}
+	return rc;
+}
+
+void test_sink_close(struct ts_output *o, void *conf)
+{
+	o->ops->close(o);
+	ts_conf_free(o->ops->opts, conf);
+	free(conf);
+}

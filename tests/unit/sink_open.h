@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Opening a sink in a unit test the way tcpship does: -o SPEC and/or a
+ * config entry (JSON text) through ts_output_conf(), then the sink's open. */
+#ifndef TS_TEST_SINK_OPEN_H
+#define TS_TEST_SINK_OPEN_H
+
+#include <stddef.h>
+
+#include "output.h"
+
+/* rc of the config parse or of open; errors read "outputs[0]...". On
+ * failure nothing is left to free. */
+int test_sink_open(const char *spec, const char *json, struct ts_output *o, void **conf,
+		   char *err, size_t errlen);
+void test_sink_close(struct ts_output *o, void *conf);
+
+#endif
