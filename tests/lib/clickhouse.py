@@ -12,13 +12,12 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 from collector import free_port
-from tslib import Skip, at_cleanup
+from tslib import Skip, at_cleanup, wait_until
 
 SERVER = "/usr/sbin/clickhouse-server"
 
@@ -74,22 +73,19 @@ class ClickHouse:
                                      stdout=self.out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.dir)
         at_cleanup(self.stop)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"clickhouse-server exited {self.proc.returncode}: "
-                                     f"{self._logs()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ping",
-                                            timeout=2) as r:
-                    if r.read().strip() == b"Ok.":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"clickhouse-server not answering after {timeout}s: "
-                                     f"{self._logs()}")
-            time.sleep(0.05)
+        try:
+            wait_until(self._answers, timeout, "clickhouse-server to answer /ping", interval=0.05)
+        except AssertionError as e:
+            raise AssertionError(f"{e}: {self._logs()}") from None
+
+    def _answers(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"clickhouse-server exited {self.proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ping", timeout=2) as r:
+                return r.read().strip() == b"Ok."
+        except OSError:
+            return False
 
     def _logs(self):
         text = ""
