@@ -754,6 +754,9 @@ int BPF_PROG(tp_state, const struct sock *sk, const int oldstate, const int news
 	__u32 k = 0;
 	struct state_taken *t = bpf_map_lookup_elem(&state_taken, &k);
 
+	/* every change, even those on_state() ignores: tp_state_nested then
+	 * takes exactly tp_state's recursion misses, and user space can tell
+	 * a lost change (misses - taken) from a recovered one */
 	if (t)
 		t->ring[t->n++ & (TAKEN_RING - 1)] = change_key(sk, newstate);
 	return on_state(sk, oldstate, newstate, TS_TRACEPOINT, true);
