@@ -20,8 +20,9 @@ LDLIBS    := -lbpf -lelf -lz -ljson-c -lcurl -lssl -lcrypto -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function \
              -I$(OUTPUT) -Ibpf
 
-SHIPPER_SRC := $(wildcard shipper/*.c)
-OUTPUT_SRC  := $(wildcard outputs/*.c)
+SHIPPER_SRC := $(shell find shipper -name '*.c')
+OUTPUT_SRC  := $(shell find outputs -name '*.c')
+HEADERS     := $(shell find shipper outputs -name '*.h')
 LIB_SRC     := $(filter-out shipper/main.c,$(SHIPPER_SRC)) $(OUTPUT_SRC)
 LIB_OBJ     := $(patsubst %.c,$(OUTPUT)/%.o,$(LIB_SRC))
 MAIN_OBJ    := $(OUTPUT)/shipper/main.o
@@ -61,11 +62,12 @@ $(OUTPUT)/floor.skel.h $(OUTPUT)/witness.skel.h: $(OUTPUT)/%.skel.h: $(OUTPUT)/%
 	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 # --- user side ---
-$(OUTPUT)/%.o: %.c $(wildcard shipper/*.h outputs/*.h) bpf/tcpship.h $(OUTPUT)/tcpship.skel.h
+$(OUTPUT)/%.o: %.c $(HEADERS) bpf/tcpship.h $(OUTPUT)/tcpship.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUTPUT)/libtcpship.a: $(LIB_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 tcpship: $(MAIN_OBJ) $(OUTPUT)/libtcpship.a

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "output.h"
+#include "sink.h"
 
 struct ts_fdw {
 	int fd;

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "fdwriter.h"
-#include "output.h"
+#include "sink.h"
 
 struct file_conf {
 	char *path;

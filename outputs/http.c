@@ -66,9 +66,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "encode.h"
+#include "shape.h"
 #include "http.h"
-#include "output.h"
+#include "sink.h"
 
 #if LIBCURL_VERSION_NUM < 0x075500
 #error "libcurl 7.85 or later is needed (CURLOPT_PROTOCOLS_STR)"
@@ -579,7 +579,7 @@ const char *ts_http_line_str(const char *line, size_t len, const char *key, size
 	return NULL;
 }
 
-char *ts_http_printable(char *out, size_t cap, const char *s, size_t n)
+char *ts_printable(char *out, size_t cap, const char *s, size_t n)
 {
 	size_t k = 0;
 
@@ -603,7 +603,7 @@ char *ts_http_printable(char *out, size_t cap, const char *s, size_t n)
 struct stream {
 	const char *host;	/* raw JSON-escaped bytes in the line */
 	size_t host_len;
-	unsigned type;
+	const char *type;
 	uint32_t count, start;
 };
 
@@ -1445,12 +1445,12 @@ static int fmt_loki(struct priv *p, struct worker *w, const struct ts_batch *b, 
 		uint32_t s;
 
 		for (s = 0; s < ns; s++)
-			if (w->streams[s].type == r->hdr.type && w->streams[s].host_len == hlen &&
+			if (w->streams[s].type == r->type && w->streams[s].host_len == hlen &&
 			    !memcmp(w->streams[s].host, h, hlen))
 				break;
 		if (s == ns) {
 			w->streams[ns++] = (struct stream){ .host = h, .host_len = hlen,
-							    .type = r->hdr.type };
+							    .type = r->type };
 		}
 		w->streams[s].count++;
 		w->sid[i] = s;
@@ -1471,7 +1471,7 @@ static int fmt_loki(struct priv *p, struct worker *w, const struct ts_batch *b, 
 	for (uint32_t s = 0; s < ns; s++) {
 		struct stream *st = &w->streams[s];
 		uint32_t *o = w->order + st->start;
-		const char *tname = ts_type_name(st->type);
+		const char *tname = st->type;
 		bool sorted = true;
 
 		for (uint32_t k = 1; k < st->count && sorted; k++)
@@ -1603,7 +1603,7 @@ static const char *excerpt(const struct priv *p, const struct ts_buf *resp, char
 	tmp = malloc(room);
 	if (!tmp)
 		return "(no memory for the excerpt)";
-	ts_http_printable(tmp, room, resp->p, resp->len);
+	ts_printable(tmp, room, resp->p, resp->len);
 	for (int i = 0; i < p->n_secrets; i++) {
 		size_t n = strlen(p->secrets[i]);
 		char *s = tmp;
@@ -1697,7 +1697,7 @@ static enum ts_out_result post(struct ts_output *o, struct worker *w, uint32_t c
 		if (once(&p->said_status[*status % 600]))
 			ts_output_log(o, "HTTP %ld%s%s; retrying with backoff: %s", *status,
 				      ra ? ", Retry-After " : "",
-				      ra ? ts_http_printable(rav, sizeof(rav), w->retry_after,
+				      ra ? ts_printable(rav, sizeof(rav), w->retry_after,
 							     strlen(w->retry_after)) : "",
 				      excerpt(p, &w->resp, ex, 160));
 		return r;
@@ -1795,7 +1795,7 @@ static enum ts_out_result es_result(struct ts_output *o, struct worker *w, enum 
 			if (once(&p->said_item[st % 600]))
 				ts_output_log(o, "bulk item refused, dropped (further %d items are "
 					      "counted, not logged): %s", st,
-					      ts_http_printable(ex, sizeof(ex), reason, strlen(reason)));
+					      ts_printable(ex, sizeof(ex), reason, strlen(reason)));
 			break;
 		}
 	}

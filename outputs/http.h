@@ -14,7 +14,7 @@
 #include <time.h>
 #include <zlib.h>
 
-#include "output.h"
+#include "sink.h"
 
 enum ts_http_format {
 	TS_HTTP_NDJSON = 0,
@@ -93,6 +93,6 @@ const char *ts_http_line_str(const char *line, size_t len, const char *key, size
 
 /* s made safe for one log line: printable ASCII kept, the rest '?', cut to
  * at most cap - 1 bytes. Returns out. */
-char *ts_http_printable(char *out, size_t cap, const char *s, size_t n);
+char *ts_printable(char *out, size_t cap, const char *s, size_t n);
 
 #endif

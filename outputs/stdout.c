@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "fdwriter.h"
-#include "output.h"
+#include "sink.h"
 
 static bool stdout_match(const char *spec)
 {

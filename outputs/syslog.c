@@ -123,8 +123,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "encode.h"
-#include "output.h"
+#include "shape.h"
+#include "sink.h"
 #include "syslog.h"
 
 /* ---- the pure part: names, URLs, messages ---- */
@@ -134,13 +134,8 @@
 unsigned ts_sl_severity(const struct ts_sl_fmt *f, const struct ts_rec *r, const char *line,
 			size_t len)
 {
-	const struct ts_hdr *h = &r->hdr;
-	bool raise = false;
+	bool raise = r->flags & TS_REC_NOTABLE;
 
-	if (h->type == TS_RETRANSMIT)
-		raise = true;
-	else if (h->type == TS_CLOSE)
-		raise = !(h->flags & TS_F_ESTABLISHED) || (h->flags & TS_F_ERROR);
 	return raise && f->severity > SEV_NOTICE ? SEV_NOTICE : f->severity;
 }
 
@@ -418,26 +413,26 @@ static void sw_addr(struct sw *w, unsigned family, const uint8_t *a)
 {
 	char buf[INET6_ADDRSTRLEN];
 
-	if (!inet_ntop(family == TS_IPV4 ? AF_INET : AF_INET6, a, buf, sizeof(buf)))
+	if (!inet_ntop((int)family, a, buf, sizeof(buf)))
 		strcpy(buf, "?");
 	sw_str(w, buf);
 }
 
 /* The SD element without its closing ']' */
-static void put_sd(struct sw *w, const struct ts_sl_fmt *f, const struct ts_hdr *h)
+static void put_sd(struct sw *w, const struct ts_sl_fmt *f, const struct ts_rec *h)
 {
-	char comm[TS_COMM_LEN * 3];
+	char comm[TS_REC_COMM_LEN * 3];
 
 	sw_fmt(w, "[%s", f->sd_id);
-	if (h->flags & TS_F_TASK) {
+	if (h->flags & TS_REC_TASK) {
 		/* TASK_COMM_LEN is 16 with the NUL: never read the 16th byte */
-		size_t n = ts_sl_sd_escape(comm, h->comm, strnlen(h->comm, TS_COMM_LEN - 1));
+		size_t n = ts_sl_sd_escape(comm, h->comm, strnlen(h->comm, TS_REC_COMM_LEN - 1));
 
 		sw_fmt(w, " pid=\"%u\" comm=\"", h->pid);
 		sw_put(w, comm, n);
 		sw_put(w, "\"", 1);
 	}
-	if (h->flags & TS_F_SADDR) {
+	if (h->flags & TS_REC_SADDR) {
 		sw_str(w, " saddr=\"");
 		sw_addr(w, h->family, h->saddr);
 		sw_fmt(w, "\" sport=\"%u\"", h->sport);
@@ -463,8 +458,7 @@ int ts_sl_format(const struct ts_sl_fmt *f, const struct ts_rec *r, const char *
 {
 	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	const struct ts_hdr *h = &r->hdr;
-	const char *type = ts_type_name(h->type) ?: "-";
+	const char *type = r->type ?: "-";
 	size_t max = f->max_message < cap ? f->max_message : cap;
 	char head[1024], marker[40];
 	struct sw w = { head, head + sizeof(head), false };
@@ -482,7 +476,7 @@ int ts_sl_format(const struct ts_sl_fmt *f, const struct ts_rec *r, const char *
 		       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 		       tm.tm_sec, (unsigned)(r->time_ns % 1000000000ULL / 1000), f->hostname,
 		       f->app_name, f->pid, type);
-		put_sd(&w, f, h);
+		put_sd(&w, f, r);
 		if (w.over)
 			return -EMSGSIZE;
 		hlen = (size_t)(w.p - head);
@@ -1382,14 +1376,14 @@ static int check_fits(struct priv *p, char *err, size_t errlen)
 	bool trunc;
 	int n;
 
-	r.hdr.type = TS_RETRANSMIT;
-	r.hdr.family = TS_IPV6;
-	r.hdr.flags = TS_F_TASK | TS_F_SADDR;
-	r.hdr.pid = UINT32_MAX;
-	r.hdr.sport = r.hdr.dport = 65535;
-	memset(r.hdr.comm, 0xff, TS_COMM_LEN - 1);
-	memset(r.hdr.saddr, 0xff, sizeof(r.hdr.saddr));
-	memset(r.hdr.daddr, 0xff, sizeof(r.hdr.daddr));
+	r.type = "retransmit";
+	r.family = AF_INET6;
+	r.flags = TS_REC_TASK | TS_REC_SADDR | TS_REC_NOTABLE;
+	r.pid = UINT32_MAX;
+	r.sport = r.dport = 65535;
+	memset(r.comm, 0xff, TS_REC_COMM_LEN - 1);
+	memset(r.saddr, 0xff, sizeof(r.saddr));
+	memset(r.daddr, 0xff, sizeof(r.daddr));
 	memset(line, 'x', sizeof(line) - 1);
 	line[sizeof(line) - 1] = '\n';
 	if (ts_sl_format(&p->fmt, &r, line, sizeof(line), p->msg, p->msg_cap, &trunc) >= 0)
@@ -1450,7 +1444,7 @@ static int syslog_open(struct ts_output *o, const void *conf, char *err, size_t 
 	const char *url = c->url ? c->url : "syslog";
 	struct priv *p = calloc(1, sizeof(*p));
 	bool local;
-	char host[256], why[512];
+	char why[512];
 	int rc;
 
 	if (!p) {
@@ -1477,7 +1471,7 @@ static int syslog_open(struct ts_output *o, const void *conf, char *err, size_t 
 		p->fmt.format = TS_SL_RFC5424;
 	p->fmt.facility = facility_codes[c->facility];
 	p->fmt.severity = (unsigned)c->severity;
-	p->fmt.pid = (unsigned)getpid();
+	p->fmt.pid = o->run->pid;
 	p->fmt.max_message = c->max_message ? c->max_message :
 			     p->url.transport == TS_SL_UDP ? 2048 : 8192;
 	if (p->url.transport == TS_SL_UDP && p->fmt.max_message > 65507) {
@@ -1499,9 +1493,7 @@ static int syslog_open(struct ts_output *o, const void *conf, char *err, size_t 
 			goto fail;
 		snprintf(p->fmt.hostname, sizeof(p->fmt.hostname), "%s", c->hostname);
 	} else {
-		memset(host, 0, sizeof(host));
-		gethostname(host, sizeof(host) - 1);
-		ts_sl_sanitize_hostname(host, p->fmt.hostname);
+		ts_sl_sanitize_hostname(o->run->host, p->fmt.hostname);
 	}
 	snprintf(p->fmt.sd_id, sizeof(p->fmt.sd_id), "%s", TS_SL_DEFAULT_SD_ID);
 	if (c->sd_id) {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "output.h"
+#include "sink.h"
 
 enum ts_sl_transport {
 	TS_SL_LOCAL,		/* "syslog": /dev/log */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "encode.h"
+#include "shape.h"
 #include "util.h"
 
 #define bad ts_errf
@@ -161,7 +161,7 @@ static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, co
 	case TS_OPT_OBJECT:
 		if (jt != json_type_object)
 			return bad(err, errlen, "%s: must be an object, not %s", path, type_word(v));
-		return ts_conf_apply(t->sub, conf, v, path, err, errlen);
+		return ts_conf_apply(t->sub, field, v, path, err, errlen);
 	case TS_OPT_MAP: {
 		struct ts_kv *kv = (struct ts_kv *)field;
 
@@ -224,7 +224,7 @@ void ts_conf_free(const struct ts_opt *t, void *conf)
 			free(*(char **)field);
 			*(char **)field = NULL;
 		} else if (t->type == TS_OPT_OBJECT) {
-			ts_conf_free(t->sub, conf);
+			ts_conf_free(t->sub, field);
 		} else if (t->type == TS_OPT_MAP) {
 			struct ts_kv *kv = (struct ts_kv *)field;
 

@@ -11,7 +11,7 @@
 
 #include "fanout.h"
 #include "options.h"
-#include "output.h"
+#include "sink.h"
 
 struct json_object;
 

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "conf.h"
-#include "encode.h"
+#include "shape.h"
 #include "util.h"
 
 #define MAX_SINKS 32
@@ -78,13 +78,18 @@ struct sink {
 };
 
 struct ts_fanout {
+	struct ts_run run;
 	struct sink *sinks[MAX_SINKS];
 	int n;
 };
 
-struct ts_fanout *ts_fanout_new(void)
+struct ts_fanout *ts_fanout_new(const struct ts_run *run)
 {
-	return calloc(1, sizeof(struct ts_fanout));
+	struct ts_fanout *f = calloc(1, sizeof(struct ts_fanout));
+
+	if (f)
+		f->run = *run;
+	return f;
 }
 
 int ts_fanout_add(struct ts_fanout *f, const struct ts_output_ops *ops, void *conf,
@@ -106,6 +111,7 @@ int ts_fanout_add(struct ts_fanout *f, const struct ts_output_ops *ops, void *co
 		goto fail;
 	}
 	s->out.ops = ops;
+	s->out.run = &f->run;
 	s->conf = conf;
 	snprintf(s->out.name, sizeof(s->out.name), "%s", ops->type);
 	s->q = *q;
@@ -521,11 +527,21 @@ static void enqueue(struct sink *s, struct ts_batch *b)
 	pthread_mutex_unlock(&s->mu);
 }
 
-void ts_fanout_publish(struct ts_fanout *f, struct ts_batch *b)
+uint32_t ts_fanout_shapes(const struct ts_fanout *f)
+{
+	uint32_t m = 0;
+
+	for (int i = 0; i < f->n; i++)
+		m |= 1u << f->sinks[i]->q.shape;
+	return m;
+}
+
+void ts_fanout_publish(struct ts_fanout *f, unsigned shape, struct ts_batch *b)
 {
 	if (b->n)
 		for (int i = 0; i < f->n; i++)
-			enqueue(f->sinks[i], b);
+			if (f->sinks[i]->q.shape == shape)
+				enqueue(f->sinks[i], b);
 	ts_batch_put(b);
 }
 

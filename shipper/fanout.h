@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "output.h"
+#include "sink.h"
 
 enum ts_when_full {
 	TS_FULL_DEFAULT = 0,	/* the sink's own default */
@@ -20,11 +20,12 @@ enum ts_when_full {
 };
 
 struct ts_queue_opts {
-	uint64_t max_events;		/* 0: default (100000) */
+	uint64_t max_events;		/* 0: default (65536) */
 	enum ts_when_full when_full;
 	uint64_t idle_flush_ns;		/* 0: default (200 ms) */
 	uint64_t retry_base_ns;		/* 0: default (100 ms) */
 	uint64_t retry_max_ns;		/* 0: default (30 s) */
+	unsigned shape;			/* the lines it takes: an index of ts_shapes */
 };
 
 struct ts_sink_stats {
@@ -41,14 +42,18 @@ struct ts_sink_stats {
 
 struct ts_fanout;
 
-struct ts_fanout *ts_fanout_new(void);
+/* run: the run's constants every sink gets at open (copied) */
+struct ts_fanout *ts_fanout_new(const struct ts_run *run);
 /* Open a sink with its parsed conf (which the fan-out now owns). On error
  * returns -errno with one line in err (-EINVAL: a configuration mistake). */
 int ts_fanout_add(struct ts_fanout *f, const struct ts_output_ops *ops, void *conf,
 		  const struct ts_queue_opts *q, char *err, size_t errlen);
 int ts_fanout_start(struct ts_fanout *f);
-/* Hand a batch to every sink; consumes the caller's reference. */
-void ts_fanout_publish(struct ts_fanout *f, struct ts_batch *b);
+/* The shapes some sink takes: bit i for ts_shapes[i]. */
+uint32_t ts_fanout_shapes(const struct ts_fanout *f);
+/* Hand a batch of lines of one shape to every sink that takes that shape;
+ * consumes the caller's reference. */
+void ts_fanout_publish(struct ts_fanout *f, unsigned shape, struct ts_batch *b);
 /* False once every sink is gone (e.g. stdout's reader exited). */
 bool ts_fanout_alive(const struct ts_fanout *f);
 void ts_fanout_reopen(struct ts_fanout *f);

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "encode.h"
+#include "shape.h"
 #include "fanout.h"
 #include "options.h"
 #include "probes.h"
@@ -147,6 +147,7 @@ int main(int argc, char **argv)
 	struct ts_probes probes = {};
 	struct ts_reader reader = {};
 	struct ts_fanout *fan = NULL;
+	struct ts_run run;
 	char err[512], host[256] = "", agent_id[40];
 	uint64_t end_ns = 0, next_stats = 0;
 	struct sigaction sa = {};
@@ -195,7 +196,10 @@ int main(int argc, char **argv)
 
 	/* outputs first: a bad -o or config entry is a usage error, and
 	 * nothing is loaded yet */
-	fan = ts_fanout_new();
+	gethostname(host, sizeof(host) - 1);
+	make_agent_id(agent_id);
+	ts_run_init(&run, host, agent_id, (unsigned)getpid());
+	fan = ts_fanout_new(&run);
 	if (!fan) {
 		fprintf(stderr, "tcpship: out of memory\n");
 		rc = 1;
@@ -204,7 +208,9 @@ int main(int argc, char **argv)
 	default_output(&o);
 	for (int i = 0; i < o.n_outputs; i++) {
 		const struct ts_output_ops *ops;
-		struct ts_queue_opts q = { .max_events = o.queue_events };
+		struct ts_queue_opts q = { .max_events = o.queue_events,
+					   .shape = o.format == TS_FMT_TEXT ? TS_SHAPE_TEXT
+									    : TS_SHAPE_NATIVE };
 		void *conf;
 
 		rc = ts_output_conf(&o.outputs[i], &ops, &conf, &q, err, sizeof(err));
@@ -227,10 +233,7 @@ int main(int argc, char **argv)
 	}
 	ts_probes_describe(&probes, stderr);
 
-	gethostname(host, sizeof(host) - 1);
-	make_agent_id(agent_id);
-	rc = ts_reader_init(&reader, ts_probes_ringbuf_fd(&probes), fan, host, agent_id, o.format,
-			    o.summary_n);
+	rc = ts_reader_init(&reader, ts_probes_ringbuf_fd(&probes), fan, &run, o.summary_n);
 	if (rc) {
 		fprintf(stderr, "tcpship: cannot set up the ring buffer reader: %s\n",
 			strerror(-rc));

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "encode.h"
+#include "shape.h"
 #include "util.h"
 
 void ts_options_init(struct ts_options *o)

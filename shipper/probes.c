@@ -13,7 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "encode.h"
+#include "shape.h"
 #include "tcpship.skel.h"
 #include "util.h"
 

@@ -4,63 +4,106 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define BATCH_BYTES (256 * 1024)
 #define BATCH_EVENTS 2048
 #define BATCH_START_BYTES (16 * 1024)
 #define BATCH_START_EVENTS 32
 
-static struct ts_batch *batch_for(struct ts_reader *r)
+static void publish(struct ts_reader *r, unsigned shape)
 {
-	struct ts_batch *b = r->cur;
+	if (!r->cur[shape] || !r->cur[shape]->n)
+		return;
+	ts_fanout_publish(r->fan, shape, r->cur[shape]);
+	r->cur[shape] = NULL;
+}
+
+/* The batch of a shape with room for one more line: the current one,
+ * grown, or a new one once it cannot grow. */
+static struct ts_batch *batch_for(struct ts_reader *r, unsigned shape)
+{
+	struct ts_batch *b = r->cur[shape];
 
 	if (b && ((b->n == b->cap_n && ts_batch_grow(b, BATCH_BYTES, BATCH_EVENTS, true)) ||
 		  (b->cap - b->len < TS_LINE_MAX &&
 		   ts_batch_grow(b, BATCH_BYTES, BATCH_EVENTS, false)))) {
-		ts_reader_publish(r);
+		publish(r, shape);
 		b = NULL;
 	}
 	if (!b)
-		b = r->cur = ts_batch_new(BATCH_START_BYTES, BATCH_START_EVENTS);
+		b = r->cur[shape] = ts_batch_new(BATCH_START_BYTES, BATCH_START_EVENTS);
 	return b;
+}
+
+/* What a sink may read of the record besides its line. */
+void ts_rec_fields(struct ts_rec *rec, const struct ts_hdr *h)
+{
+	rec->type = ts_type_name(h->type);
+	rec->family = h->family == TS_IPV4 ? AF_INET : AF_INET6;
+	rec->flags = 0;
+	if (h->flags & TS_F_TASK)
+		rec->flags |= TS_REC_TASK;
+	if (h->flags & TS_F_SADDR)
+		rec->flags |= TS_REC_SADDR;
+	/* what an operator alerts on: a retransmit, a flow that failed */
+	if (h->type == TS_RETRANSMIT ||
+	    (h->type == TS_CLOSE && (!(h->flags & TS_F_ESTABLISHED) || (h->flags & TS_F_ERROR))))
+		rec->flags |= TS_REC_NOTABLE;
+	rec->sport = h->sport;
+	rec->dport = h->dport;
+	rec->pid = h->pid;
+	memcpy(rec->comm, h->comm, sizeof(rec->comm));
+	memcpy(rec->saddr, h->saddr, sizeof(rec->saddr));
+	memcpy(rec->daddr, h->daddr, sizeof(rec->daddr));
+}
+
+/* One shape's line of the record into its batch; false if it was not. */
+static bool encode_into(struct ts_reader *r, unsigned shape, const void *data, size_t size,
+			uint64_t wall)
+{
+	struct ts_batch *b = batch_for(r, shape);
+	struct ts_rec *rec;
+	int n;
+
+	if (!b) {
+		r->nomem++;
+		return false;
+	}
+	n = ts_shapes[shape].encode(&r->enc, data, size, r->seq + 1, wall, b->data + b->len,
+				    b->cap - b->len);
+	if (n < 0) {
+		r->malformed++;
+		return false;
+	}
+	rec = &b->recs[b->n++];
+	rec->off = (uint32_t)b->len;
+	rec->len = (uint32_t)n;
+	rec->seq = r->seq + 1;
+	rec->time_ns = wall;
+	ts_rec_fields(rec, data);
+	b->len += (size_t)n;
+	return true;
 }
 
 int ts_reader_handle(struct ts_reader *r, const void *data, size_t size)
 {
 	const struct ts_hdr *h = data;
-	struct ts_batch *b;
-	struct ts_rec *rec;
 	uint64_t wall;
-	int n;
+	bool any = false;
 
-	if (size < sizeof(*h)) {
+	if (size < sizeof(*h) || ts_rec_check(data, size)) {
 		r->malformed++;
-		return 0;
-	}
-	b = batch_for(r);
-	if (!b) {
-		r->nomem++;
 		return 0;
 	}
 	wall = ts_clock_wall(&r->clock, h->ts_ns);
-	if (r->format == TS_FMT_TEXT)
-		n = ts_encode_text(&r->enc, data, size, wall, b->data + b->len, b->cap - b->len);
-	else
-		n = ts_encode_json(&r->enc, data, size, r->seq + 1, wall, b->data + b->len,
-				   b->cap - b->len);
-	if (n < 0) {
-		r->malformed++;
-		return 0;
-	}
-	rec = &b->recs[b->n++];
-	rec->off = (uint32_t)b->len;
-	rec->len = (uint32_t)n;
-	rec->seq = ++r->seq;
-	rec->time_ns = wall;
-	memcpy(&rec->hdr, h, sizeof(*h));
-	b->len += (size_t)n;
-	if (h->type < TS_TYPE_MAX)
-		r->events[h->type]++;
+	for (unsigned s = 0; s < TS_SHAPE_MAX; s++)
+		if ((r->shapes & (1u << s)) && encode_into(r, s, data, size, wall))
+			any = true;
+	if (!any)
+		return 0;	/* counted as malformed or nomem */
+	r->seq++;
+	r->events[h->type]++;
 	if (r->summary)
 		ts_summary_add(r->summary, h, data);
 	return 0;
@@ -73,20 +116,17 @@ static int on_record(void *ctx, void *data, size_t size)
 
 void ts_reader_publish(struct ts_reader *r)
 {
-	if (!r->cur || !r->cur->n)
-		return;
-	ts_fanout_publish(r->fan, r->cur);
-	r->cur = NULL;
+	for (unsigned s = 0; s < TS_SHAPE_MAX; s++)
+		publish(r, s);
 }
 
 int ts_reader_init(struct ts_reader *r, int ringbuf_fd, struct ts_fanout *fan,
-		   const char *host, const char *agent_id, enum ts_format format,
-		   unsigned summary_n)
+		   const struct ts_run *run, unsigned summary_n)
 {
 	memset(r, 0, sizeof(*r));
 	r->fan = fan;
-	r->format = format;
-	ts_enc_init(&r->enc, host, agent_id);
+	r->shapes = ts_fanout_shapes(fan);
+	ts_enc_init(&r->enc, run->host, run->agent_id);
 	ts_clock_init(&r->clock, 100 * 1000000ULL);
 	if (summary_n && !(r->summary = ts_summary_new()))
 		return -ENOMEM;
@@ -125,9 +165,10 @@ void ts_reader_free(struct ts_reader *r)
 {
 	ring_buffer__free(r->rb);
 	r->rb = NULL;
-	if (r->cur) {
-		ts_batch_put(r->cur);
-		r->cur = NULL;
+	for (unsigned s = 0; s < TS_SHAPE_MAX; s++) {
+		if (r->cur[s])
+			ts_batch_put(r->cur[s]);
+		r->cur[s] = NULL;
 	}
 	ts_summary_free(r->summary);
 	r->summary = NULL;

@@ -136,19 +136,20 @@ const char *ts_tcp_state_name(unsigned state)
 	return state < TS_ARRAY_SIZE(names) ? names[state] : NULL;
 }
 
-int ts_errf(char *err, size_t errlen, const char *fmt, ...)
+int ts_err(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-	return -EINVAL;
+	return rc;
 }
 
-static bool secret_key(const char *k, size_t n)
+bool ts_secret_word(const char *k, size_t n)
 {
-	static const char *const words[] = { "pass", "token", "secret", "key", "auth", "sig" };
+	static const char *const words[] = { "pass", "token", "secret", "key", "auth", "sig",
+					     "cookie", "session" };
 
 	for (size_t w = 0; w < TS_ARRAY_SIZE(words); w++)
 		for (size_t i = 0; i + strlen(words[w]) <= n; i++)
@@ -183,7 +184,7 @@ void ts_redact(const char *spec, char *out, size_t len)
 			const char *k = p + 1, *eq = k + strcspn(k, "=&#"), *v_end;
 
 			EMIT(p, (size_t)(k - p));
-			if (*eq != '=' || !secret_key(k, (size_t)(eq - k))) {
+			if (*eq != '=' || !ts_secret_word(k, (size_t)(eq - k))) {
 				p = k;
 				continue;
 			}

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 
 #define TS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -21,11 +22,19 @@ const char *ts_errno_name(int err, char buf[16]);
 /* "ESTABLISHED", "SYN_SENT", ...; NULL if unknown */
 const char *ts_tcp_state_name(unsigned state);
 
-/* printf into err; returns -EINVAL (a usage or config mistake). */
-int ts_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The one error formatter: printf into err, return rc (a -errno). Library
+ * code does not print; its caller decides where the line goes. */
+int ts_err(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* ... for a usage or config mistake: -EINVAL */
+#define ts_errf(err, errlen, ...) ts_err(err, errlen, -EINVAL, __VA_ARGS__)
+
+/* Does this name (a query parameter, a header, a key) look like it holds a
+ * secret? The one list of such words, for every place that masks. */
+bool ts_secret_word(const char *name, size_t n);
 
 /* A URL or output spec fit to print: user:password@ and the values of query
- * parameters that look like secrets (pass, token, secret, key, auth) become
+ * parameters that look like secrets (ts_secret_word) become
  * "***". Always NUL-terminates out. */
 void ts_redact(const char *spec, char *out, size_t len);
 

@@ -35,7 +35,7 @@
 
 #include "conf.h"
 #include "dns.h"
-#include "encode.h"
+#include "shape.h"
 #include "fanout.h"
 #include "reader.h"
 #include "tcpship.h"
@@ -351,6 +351,7 @@ static int run_reader(const struct rec *mix, int n_mix, unsigned per_publish,
 	char path[] = "/tmp/tcpship-encbench.XXXXXX", err[256];
 	struct ts_queue_opts q = {};
 	struct ts_reader r;
+	struct ts_run run;
 	struct ts_fanout *fan;
 	struct ts_sink_stats st;
 	struct rec recs[8];
@@ -370,7 +371,8 @@ static int run_reader(const struct rec *mix, int n_mix, unsigned per_publish,
 		close(fd);
 		return rc;
 	}
-	fan = ts_fanout_new();
+	ts_run_init(&run, HOST, AGENT, (unsigned)getpid());
+	fan = ts_fanout_new(&run);
 	if (!fan) {
 		rc = -ENOMEM;
 		goto restore;
@@ -388,7 +390,7 @@ static int run_reader(const struct rec *mix, int n_mix, unsigned per_publish,
 		fprintf(stderr, "encbench: stdout sink: %s\n", err);
 		goto out_fan;
 	}
-	rc = ts_reader_init(&r, -1, fan, HOST, AGENT, TS_FMT_JSON, 0);
+	rc = ts_reader_init(&r, -1, fan, &run, 0);
 	if (rc)
 		goto out_fan;
 	rc = ts_fanout_start(fan);

@@ -42,7 +42,7 @@
 #include <zlib.h>
 
 #include "conf.h"
-#include "encode.h"
+#include "shape.h"
 #include "fanout.h"
 #include "reader.h"
 #include "tcpship.h"
@@ -308,6 +308,7 @@ static int run(const char *name, int port, const char *format, const char *compr
 	const struct ts_output_ops *ops;
 	struct ts_sink_stats st;
 	struct ts_reader r;
+	struct ts_run run;
 	struct ts_fanout *fan;
 	struct ts_event ev[3];
 	double t0, c0, m0, wall;
@@ -331,7 +332,8 @@ static int run(const char *name, int port, const char *format, const char *compr
 	snprintf(req.where, sizeof(req.where), "bench");
 	atomic_store(&sh->events, 0);
 	atomic_store(&sh->requests, 0);
-	fan = ts_fanout_new();
+	ts_run_init(&run, HOST, AGENT, (unsigned)getpid());
+	fan = ts_fanout_new(&run);
 	rc = fan ? ts_output_conf(&req, &ops, &conf, &q, err, sizeof(err)) : -ENOMEM;
 	json_object_put(req.obj);
 	if (!rc)
@@ -341,7 +343,7 @@ static int run(const char *name, int port, const char *format, const char *compr
 		ts_fanout_free(fan);
 		return rc;
 	}
-	rc = ts_reader_init(&r, -1, fan, HOST, AGENT, TS_FMT_JSON, 0);
+	rc = ts_reader_init(&r, -1, fan, &run, 0);
 	rc = rc ?: ts_fanout_start(fan);
 	if (rc) {
 		fprintf(stderr, "httpbench: cannot start: %s\n", strerror(-rc));

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 
@@ -29,6 +30,7 @@ int test_sink_open(const char *spec, const char *json, struct ts_output *o, void
 		return rc;
 	memset(o, 0, sizeof(*o));
 	o->ops = ops;
+	o->run = test_run();
 	o->workers = 1;
 	rc = ops->open(o, *conf, err, errlen);
 	if (rc) {
@@ -44,4 +46,17 @@ void test_sink_close(struct ts_output *o, void *conf)
 	o->ops->close(o);
 	ts_conf_free(o->ops->opts, conf);
 	free(conf);
+}
+
+const struct ts_run *test_run(void)
+{
+	static struct ts_run run;
+	char host[256] = "";
+
+	/* what tcpship's main gives: this machine's name and our own pid */
+	if (!run.agent_id[0]) {
+		gethostname(host, sizeof(host) - 1);
+		ts_run_init(&run, host, "00000000-0000-4000-8000-000000000000", (unsigned)getpid());
+	}
+	return &run;
 }

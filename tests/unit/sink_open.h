@@ -6,12 +6,14 @@
 
 #include <stddef.h>
 
-#include "output.h"
+#include "sink.h"
 
 /* rc of the config parse or of open; errors read "outputs[0]...". On
  * failure nothing is left to free. */
 int test_sink_open(const char *spec, const char *json, struct ts_output *o, void **conf,
 		   char *err, size_t errlen);
 void test_sink_close(struct ts_output *o, void *conf);
+/* The run constants sinks get in tests: this host, our pid, a fixed agent_id. */
+const struct ts_run *test_run(void);
 
 #endif

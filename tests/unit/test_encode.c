@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "encode.h"
+#include "shape.h"
 #include "line_check.h"
 #include "tcpship.h"
 #include "test.h"

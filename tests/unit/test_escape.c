@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "encode.h"
+#include "shape.h"
 #include "line_check.h"
 #include "tcpship.h"
 #include "test.h"

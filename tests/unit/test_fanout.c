@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "fanout.h"
+#include "shape.h"
+#include "sink_open.h"
 #include "test.h"
 #include "util.h"
 
@@ -138,7 +140,7 @@ static struct ts_batch *batch_of(uint32_t n)
 
 static struct ts_fanout *start(const struct ts_queue_opts *q)
 {
-	struct ts_fanout *f = ts_fanout_new();
+	struct ts_fanout *f = ts_fanout_new(test_run());
 	char err[128];
 
 	if (ts_fanout_add(f, &fake_ops, calloc(1, 1), q, err, sizeof(err)) || ts_fanout_start(f)) {
@@ -223,7 +225,7 @@ TEST(fanout_batches_pass_through)
 
 	CHECK(f);
 	for (int i = 0; i < 3; i++)
-		ts_fanout_publish(f, batch_of(7));
+		ts_fanout_publish(f, TS_SHAPE_NATIVE, batch_of(7));
 	CHECK(wait_seen(21, 5000));
 	struct ts_sink_stats st = stop(f, 2000);
 
@@ -242,7 +244,7 @@ TEST(fanout_units_by_count)
 	f = start(&q);
 	CHECK(f);
 	for (int i = 0; i < 4; i++)
-		ts_fanout_publish(f, batch_of(3));	/* 12 events: 5 + 5 + 2 */
+		ts_fanout_publish(f, TS_SHAPE_NATIVE, batch_of(3));	/* 12 events: 5 + 5 + 2 */
 	CHECK(wait_seen(10, 5000));
 	CHECK_U64(seen_count(), 10);	/* the last 2 wait for their delay */
 	struct ts_sink_stats st = stop(f, 2000);	/* ... or the close */
@@ -264,7 +266,7 @@ TEST(fanout_units_by_bytes)
 	sc.batching = (struct ts_out_batching){ 1000, 30, 60ULL * 1000000000ULL };
 	f = start(&q);
 	CHECK(f);
-	ts_fanout_publish(f, batch_of(9));
+	ts_fanout_publish(f, TS_SHAPE_NATIVE, batch_of(9));
 	CHECK(wait_seen(9, 5000));
 	struct ts_sink_stats st = stop(f, 2000);
 
@@ -285,7 +287,7 @@ TEST(fanout_units_by_delay)
 	f = start(&q);
 	CHECK(f);
 	t0 = ts_now_ns(CLOCK_MONOTONIC);
-	ts_fanout_publish(f, batch_of(2));
+	ts_fanout_publish(f, TS_SHAPE_NATIVE, batch_of(2));
 	CHECK(wait_seen(2, 5000));
 	uint64_t took = ts_now_ns(CLOCK_MONOTONIC) - t0;
 
@@ -304,7 +306,7 @@ TEST(fanout_retry_then_ok)
 	sc.fail_first = 3;
 	f = start(&q);
 	CHECK(f);
-	ts_fanout_publish(f, batch_of(4));
+	ts_fanout_publish(f, TS_SHAPE_NATIVE, batch_of(4));
 	CHECK(wait_seen(4, 5000));
 	struct ts_sink_stats st = stop(f, 2000);
 
@@ -321,7 +323,7 @@ TEST(fanout_sink_reported_drops)
 	sc.drop_per_write = 2;	/* e.g. two bulk items rejected with 400 */
 	f = start(&q);
 	CHECK(f);
-	ts_fanout_publish(f, batch_of(5));
+	ts_fanout_publish(f, TS_SHAPE_NATIVE, batch_of(5));
 	CHECK(wait_seen(5, 5000));
 	struct ts_sink_stats st = stop(f, 2000);
 
@@ -337,7 +339,7 @@ TEST(fanout_drop_result)
 	sc.result = TS_OUT_DROP;
 	f = start(&q);
 	CHECK(f);
-	ts_fanout_publish(f, batch_of(6));
+	ts_fanout_publish(f, TS_SHAPE_NATIVE, batch_of(6));
 	CHECK(wait_count(&sc.writes, 1, 5000));
 	struct ts_sink_stats st = stop(f, 2000);
 
@@ -357,7 +359,7 @@ TEST(fanout_full_queue_drop_policy)
 	f = start(&q);
 	CHECK(f);
 	for (int i = 0; i < 20; i++)
-		ts_fanout_publish(f, batch_of(5));	/* 100 events, returns at once */
+		ts_fanout_publish(f, TS_SHAPE_NATIVE, batch_of(5));	/* 100 events, returns at once */
 	set_block(0);
 	CHECK(wait_seen(1, 5000));
 	struct ts_sink_stats st = stop(f, 5000);
@@ -375,7 +377,7 @@ TEST(fanout_full_queue_block_policy)
 
 	CHECK(f);
 	for (int i = 0; i < 60; i++)
-		ts_fanout_publish(f, batch_of(5));
+		ts_fanout_publish(f, TS_SHAPE_NATIVE, batch_of(5));
 	CHECK(wait_seen(300, 10000));
 	struct ts_sink_stats st = stop(f, 2000);
 
@@ -394,7 +396,7 @@ TEST(fanout_several_workers)
 	f = start(&q);
 	CHECK(f);
 	for (int i = 0; i < 100; i++)
-		ts_fanout_publish(f, batch_of(10));
+		ts_fanout_publish(f, TS_SHAPE_NATIVE, batch_of(10));
 	CHECK(wait_seen(1000, 10000));
 	struct ts_sink_stats st = stop(f, 2000);
 
@@ -413,8 +415,8 @@ TEST(fanout_exit_deadline_counts_the_rest)
 	set_block(1);
 	f = start(&q);
 	CHECK(f);
-	ts_fanout_publish(f, batch_of(4));
-	ts_fanout_publish(f, batch_of(6));
+	ts_fanout_publish(f, TS_SHAPE_NATIVE, batch_of(4));
+	ts_fanout_publish(f, TS_SHAPE_NATIVE, batch_of(6));
 	CHECK(wait_count(&sc.writes, 1, 5000));
 	struct ts_sink_stats st;
 

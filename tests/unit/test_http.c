@@ -10,14 +10,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "conf.h"
-#include "encode.h"
+#include "reader.h"
+#include "shape.h"
 #include "http.h"
-#include "output.h"
+#include "sink.h"
 #include "sink_open.h"
 #include "tcpship.h"
 #include "test.h"
@@ -48,9 +50,8 @@ static struct ts_batch *hbatch(const struct hline *h, int n)
 		r->len = (uint32_t)len;
 		r->seq = h[i].seq;
 		r->time_ns = h[i].time_ns;
-		r->hdr.type = (__u8)h[i].type;
-		r->hdr.family = TS_IPV4;
-		r->hdr.probe = TS_TRACEPOINT;
+		r->type = ts_type_name(h[i].type);
+		r->family = AF_INET;
 		memcpy(b->data + b->len, h[i].line, len);
 		b->len += len;
 		b->n++;
@@ -245,8 +246,8 @@ TEST(http_format_real_lines_parse)
 				   b->data + b->len, b->cap - b->len);
 		CHECK(n > 0);
 		b->recs[i] = (struct ts_rec){ .off = (uint32_t)b->len, .len = (uint32_t)n,
-					      .seq = (uint64_t)i + 1, .time_ns = T_NS + (uint64_t)i,
-					      .hdr = ev.h };
+					      .seq = (uint64_t)i + 1, .time_ns = T_NS + (uint64_t)i };
+		ts_rec_fields(&b->recs[i], &ev.h);
 		b->len += (size_t)n;
 		b->n++;
 	}

@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "output.h"
+#include "reader.h"
+#include "sink.h"
 #include "sink_open.h"
 #include "syslog.h"
 #include "tcpship.h"
@@ -34,13 +35,12 @@ static const uint8_t v6_src[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x02 };
 static const uint8_t v6_dst[16] = { 0x26, 0x06, 0x28, 0x00, 0x02, 0x20, 0x00, 0x01,
 				    0x02, 0x48, 0x18, 0x93, 0x25, 0xc8, 0x19, 0x46 };
 
+/* a record as the reader makes it from the kernel's header */
 static void mk_rec(struct ts_rec *r, unsigned type, unsigned family, unsigned flags)
 {
-	struct ts_hdr *h = &r->hdr;
+	struct ts_hdr hdr, *h = &hdr;
 
-	memset(r, 0, sizeof(*r));
-	r->time_ns = T_NS;
-	r->seq = 1;
+	memset(h, 0, sizeof(*h));
 	h->ts_ns = 42;	/* never used for the timestamp */
 	h->type = (__u8)type;
 	h->probe = TS_TRACEPOINT;
@@ -53,6 +53,10 @@ static void mk_rec(struct ts_rec *r, unsigned type, unsigned family, unsigned fl
 	h->dport = 443;
 	memcpy(h->saddr, family == TS_IPV4 ? v4_src : v6_src, family == TS_IPV4 ? 4 : 16);
 	memcpy(h->daddr, family == TS_IPV4 ? v4_dst : v6_dst, family == TS_IPV4 ? 4 : 16);
+	memset(r, 0, sizeof(*r));
+	ts_rec_fields(r, h);
+	r->time_ns = T_NS;
+	r->seq = 1;
 }
 
 static void mk_fmt(struct ts_sl_fmt *f, enum ts_sl_format format)
@@ -138,8 +142,7 @@ TEST(syslog_5424_golden_ipv6_and_types)
 	for (unsigned t = TS_CONNECT; t < TS_TYPE_MAX; t++) {
 		char want[64];
 
-		r.hdr.type = (__u8)t;
-		r.hdr.flags = TS_F_ESTABLISHED;
+		mk_rec(&r, t, TS_IPV4, TS_F_ESTABLISHED);
 		FMT(&f, &r, LINE, strlen(LINE), &m);
 		snprintf(want, sizeof(want), " h1 tcpship 777 %s [", names[t]);
 		CHECKF(strstr(m.buf, want), "type %u: %s", t, m.buf);
@@ -174,7 +177,7 @@ TEST(syslog_unknown_task_and_source_leave_params_out)
 	CHECK_STR(m.buf, "<30>1 2026-11-26T09:42:09.123456Z h1 tcpship 777 close "
 		  "[tcpship@32473 daddr=\"93.184.216.34\" dport=\"443\"] "
 		  "{\"type\":\"connect\",\"seq\":1}");
-	r.hdr.flags = TS_F_ESTABLISHED | TS_F_SADDR;
+	mk_rec(&r, TS_CLOSE, TS_IPV4, TS_F_ESTABLISHED | TS_F_SADDR);
 	FMT(&f, &r, LINE, strlen(LINE), &m);
 	CHECKF(strstr(m.buf, "[tcpship@32473 saddr=\"10.0.0.2\" sport=\"51234\" daddr="), "%s",
 	       m.buf);
@@ -248,7 +251,7 @@ TEST(syslog_severity_raised_for_retransmits_and_failed_closes)
 	mk_rec(&r, TS_CLOSE, TS_IPV4, TS_F_ESTABLISHED | TS_F_ERROR);
 	CHECK_INT(ts_sl_severity(&f, &r, err_close, strlen(err_close)), 5);
 	mk_rec(&r, TS_CLOSE, TS_IPV4, TS_F_ESTABLISHED);
-	r.hdr.flags = 0;	/* never established: a failed connect */
+	mk_rec(&r, TS_CLOSE, TS_IPV4, 0);	/* never established: a failed connect */
 	CHECK_INT(ts_sl_severity(&f, &r, ok_close, strlen(ok_close)), 5);
 	mk_rec(&r, TS_CONNECT, TS_IPV4, 0);
 	CHECK_INT(ts_sl_severity(&f, &r, LINE, strlen(LINE)), 6);
@@ -280,7 +283,7 @@ TEST(syslog_sd_escaping_of_hostile_comm)
 
 	mk_fmt(&f, TS_SL_RFC5424);
 	mk_rec(&r, TS_CONNECT, TS_IPV4, TS_F_TASK);
-	memcpy(r.hdr.comm, comm, 16);
+	memcpy(r.comm, comm, 16);
 	FMT(&f, &r, LINE, strlen(LINE), &m);
 	CHECK_STR(m.buf, "<30>1 2026-11-26T09:42:09.123456Z h1 tcpship 777 connect "
 		  "[tcpship@32473 pid=\"4242\" comm=\"\\\"\\\\\\]\xef\xbf\xbd\xef\xbf\xbd"

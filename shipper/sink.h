@@ -1,33 +1,61 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The output interface. A sink receives batches of already-encoded lines
- * and knows nothing about BPF. The shipper core (shipper/fanout.c) gives
- * every sink its own bounded queue and worker thread, retries what a sink
- * classifies as retryable, and counts every drop.
+ * The sink API: what the core (shipper/) offers the outputs (outputs/). A
+ * sink receives batches of already-encoded lines and knows nothing about
+ * BPF. The core (fanout.c) gives every sink its own bounded queue and worker
+ * thread, retries what a sink classifies as retryable, and counts every drop.
  *
- * Adding a sink: one file here defining a `const struct ts_output_ops`, and
- * one line in outputs/outputs.c.
+ * Adding a sink: one file or folder under outputs/ defining a
+ * `const struct ts_output_ops`, and one line in outputs/table.c. The core
+ * only declares that table (ts_output_table below).
  */
-#ifndef TS_OUTPUT_H
-#define TS_OUTPUT_H
+#ifndef TS_SINK_H
+#define TS_SINK_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tcpship.h"
+#include "put.h"
 
-/* One event in a batch: where its line is, plus what formatters that need
- * single fields (syslog structured data, index dates) read without
- * re-parsing the JSON. */
+#define TS_REC_COMM_LEN 16
+
+/* ts_rec.flags */
+enum {
+	TS_REC_TASK    = 1 << 0,	/* pid and comm are known */
+	TS_REC_SADDR   = 1 << 1,	/* saddr and sport are known */
+	TS_REC_NOTABLE = 1 << 2,	/* a failure an operator looks for: a
+					   retransmit, a connection that failed */
+};
+
+/* One event in a batch: where its line is, plus the fields formatters read
+ * without re-parsing the line (syslog structured data, index dates, stream
+ * labels, keys). Filled by the core from what the kernel sent. */
 struct ts_rec {
 	uint32_t off;		/* line in batch->data */
 	uint32_t len;		/* including the final '\n' */
 	uint64_t seq;
 	uint64_t time_ns;	/* wall clock */
-	struct ts_hdr hdr;	/* the kernel record's header, as received */
+	const char *type;	/* "connect", "close", ...: a static string */
+	uint8_t family;		/* AF_INET or AF_INET6 */
+	uint8_t flags;		/* TS_REC_* */
+	uint16_t sport, dport;	/* host byte order */
+	uint32_t pid;
+	char comm[TS_REC_COMM_LEN];	/* any bytes, NUL padded; at most 15 */
+	uint8_t saddr[16], daddr[16];	/* network byte order; IPv4 in the first 4 */
 };
+
+/* Constants of the whole run, the same in every line: a sink gets them at
+ * open instead of looking for them in each line. */
+struct ts_run {
+	char host[256];		/* gethostname(), raw bytes */
+	char host_json[256 * 6 + 1];	/* the same, JSON-escaped */
+	char agent_id[40];	/* random per run: with seq, a dedup key */
+	unsigned pid;		/* tcpship's own */
+};
+
+void ts_run_init(struct ts_run *r, const char *host, const char *agent_id, unsigned pid);
 
 /* Immutable once published; shared by all sinks, freed by the last one. */
 struct ts_batch {
@@ -53,7 +81,8 @@ enum ts_out_result {
 
 struct ts_output;
 
-/* A growable byte buffer for formatters. */
+/* A growable byte buffer for formatters. The ts_buf_put* helpers write
+ * without checking: reserve the room first. */
 struct ts_buf {
 	char *p;
 	size_t len, cap;
@@ -61,6 +90,18 @@ struct ts_buf {
 int ts_buf_reserve(struct ts_buf *b, size_t more);
 int ts_buf_append(struct ts_buf *b, const void *s, size_t n);
 void ts_buf_free(struct ts_buf *b);
+
+static inline void ts_buf_put(struct ts_buf *b, const void *s, size_t n)
+{
+	b->len = (size_t)(ts_put(b->p + b->len, s, n) - b->p);
+}
+
+static inline void ts_buf_put_u64(struct ts_buf *b, uint64_t v)
+{
+	b->len = (size_t)(ts_put_u64(b->p + b->len, v) - b->p);
+}
+
+#define TS_BUF_PUTS(b, lit) ts_buf_put(b, lit, sizeof(lit) - 1)
 
 /*
  * Declared options: every key a sink's config entry may hold, with its type
@@ -75,7 +116,7 @@ enum ts_opt_type {
 	TS_OPT_DURATION,	/* uint64_t ns: 2 (seconds) or "500ms" */
 	TS_OPT_BOOL,		/* bool */
 	TS_OPT_ENUM,		/* int: index into choices */
-	TS_OPT_OBJECT,		/* nested keys (sub), stored in the same struct */
+	TS_OPT_OBJECT,		/* nested keys (sub), whose offsets count from off */
 	TS_OPT_MAP,		/* struct ts_kv: string -> string */
 };
 
@@ -87,7 +128,8 @@ struct ts_kv {
 struct ts_opt {
 	const char *name;
 	enum ts_opt_type type;
-	size_t off;			/* offsetof() in the sink's conf struct */
+	size_t off;			/* offsetof() in the sink's conf struct (OBJECT:
+					   of the struct its sub-keys are in) */
 	uint64_t min, max;		/* UINT/SIZE/DURATION; max 0: no bound */
 	const char *const *choices;	/* ENUM, NULL-terminated */
 	const struct ts_opt *sub;	/* OBJECT, ended by a NULL name */
@@ -105,7 +147,8 @@ struct ts_output_ops {
 	/* --check-config: what can be checked without opening anything (the
 	 * URL, required keys). Optional; -EINVAL and a line in err. */
 	int (*check)(const void *conf, char *err, size_t errlen);
-	/* Check conf and open what is needed. conf outlives the sink. On error
+	/* Check conf and open what is needed; o->run holds the run's
+	 * constants. conf outlives the sink. On error
 	 * return -errno and write one line (no prefix, no newline) into err:
 	 * -EINVAL for a configuration mistake (exit 2), else a runtime one. */
 	int (*open)(struct ts_output *o, const void *conf, char *err, size_t errlen);
@@ -142,6 +185,7 @@ struct ts_out_batching {
 
 struct ts_output {
 	const struct ts_output_ops *ops;
+	const struct ts_run *run;	/* set before open(), outlives the sink */
 	void *priv;		/* the sink's own state */
 	char name[64];		/* for messages and counters */
 	/* set by open() if wanted: */
@@ -156,7 +200,8 @@ void ts_out_delivered(uint32_t n);	/* n events of this write delivered for good,
 					   whatever the result says of the rest */
 void ts_out_retry_after(uint64_t ns);	/* the receiver asked to wait this long */
 
-/* the table: outputs/outputs.c */
+/* the table: defined in outputs/table.c, the only thing the core knows of
+ * outputs/ */
 extern const struct ts_output_ops *const ts_output_table[];
 /* by -o SPEC, or by a config entry's "type" */
 const struct ts_output_ops *ts_output_find(const char *spec);

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Batches of encoded lines shared by all sinks, and a byte buffer. */
+/* The core's side of the sink API: batches of encoded lines shared by all
+ * sinks, a byte buffer, finding a sink in the table, the sinks' log line. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "output.h"
+#include "sink.h"
+
+#include "json.h"
 
 struct ts_batch *ts_batch_new(size_t cap_bytes, uint32_t cap_n)
 {
@@ -98,4 +103,41 @@ void ts_buf_free(struct ts_buf *b)
 	free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
+}
+
+const struct ts_output_ops *ts_output_find(const char *spec)
+{
+	for (int i = 0; ts_output_table[i]; i++)
+		if (ts_output_table[i]->match(spec))
+			return ts_output_table[i];
+	return NULL;
+}
+
+const struct ts_output_ops *ts_output_by_type(const char *type)
+{
+	for (int i = 0; ts_output_table[i]; i++)
+		if (!strcmp(ts_output_table[i]->type, type))
+			return ts_output_table[i];
+	return NULL;
+}
+
+void ts_output_log(const struct ts_output *o, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* one write: lines from several sink threads never interleave */
+	fprintf(stderr, "tcpship: %s: %s\n", o->name, line);
+}
+
+void ts_run_init(struct ts_run *r, const char *host, const char *agent_id, unsigned pid)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->host, sizeof(r->host), "%s", host);
+	r->host_json[ts_json_escape(r->host_json, r->host, strlen(r->host))] = 0;
+	snprintf(r->agent_id, sizeof(r->agent_id), "%s", agent_id);
+	r->pid = pid;
 }

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The table of shapes, and what every encoder shares. */
+#include "shape.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "put.h"
+#include "tcpship.h"
+
+static int encode_text(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
+		       uint64_t time_ns, char *out, size_t cap)
+{
+	return ts_encode_text(e, rec, size, time_ns, out, cap);
+}
+
+/* Adding a shape: one file in shapes/ and one line here. */
+const struct ts_shape ts_shapes[TS_SHAPE_MAX] = {
+	[TS_SHAPE_NATIVE] = { "native", ts_encode_json, NULL },
+	[TS_SHAPE_TEXT] = { "text", encode_text,
+			    "TIME         TYPE       PID     UID    COMM             "
+			    "SOURCE                                          "
+			    "DESTINATION                                     DETAIL\n" },
+};
+
+int ts_shape_by_name(const char *name)
+{
+	for (int i = 0; i < TS_SHAPE_MAX; i++)
+		if (!strcmp(ts_shapes[i].name, name))
+			return i;
+	return -1;
+}
+
+static const char *const type_names[TS_TYPE_MAX] = {
+	[TS_CONNECT] = "connect", [TS_ACCEPT] = "accept", [TS_CLOSE] = "close",
+	[TS_RETRANSMIT] = "retransmit", [TS_SEND] = "send", [TS_RECV] = "recv",
+	[TS_DNS] = "dns",
+};
+
+const char *ts_type_name(unsigned type)
+{
+	return type < TS_TYPE_MAX ? type_names[type] : NULL;
+}
+
+unsigned ts_type_from_name(const char *name)
+{
+	for (unsigned t = 1; t < TS_TYPE_MAX; t++)
+		if (!strcmp(name, type_names[t]))
+			return t;
+	return 0;
+}
+
+void ts_enc_init(struct ts_enc *e, const char *host, const char *agent_id)
+{
+	size_t n = strnlen(host, 64);
+
+	memset(e, 0, sizeof(*e));
+	e->host_len = ts_json_escape(e->host, host, n);
+	e->host[e->host_len] = 0;
+	snprintf(e->agent_id, sizeof(e->agent_id), "%s", agent_id);
+	e->cached_sec = -1;
+}
+
+static inline char *put_2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
+}
+
+void ts_format_time(struct ts_enc *e, uint64_t time_ns, char out[32])
+{
+	int64_t sec = (int64_t)(time_ns / 1000000000ULL);
+	uint64_t ns = time_ns % 1000000000ULL;
+	char *p = out;
+
+	if (sec != e->cached_sec) {
+		time_t t = (time_t)sec;
+		struct tm tm;
+		char *c = e->cached_prefix;
+
+		gmtime_r(&t, &tm);
+		c = put_2(c, (unsigned)(tm.tm_year + 1900) / 100);
+		c = put_2(c, (unsigned)(tm.tm_year + 1900) % 100);
+		*c++ = '-';
+		c = put_2(c, (unsigned)tm.tm_mon + 1);
+		*c++ = '-';
+		c = put_2(c, (unsigned)tm.tm_mday);
+		*c++ = 'T';
+		c = put_2(c, (unsigned)tm.tm_hour);
+		*c++ = ':';
+		c = put_2(c, (unsigned)tm.tm_min);
+		*c++ = ':';
+		c = put_2(c, (unsigned)tm.tm_sec);
+		e->cached_sec = sec;
+	}
+	p = ts_put(p, e->cached_prefix, 19);
+	*p++ = '.';
+	for (int i = 8; i >= 0; i--) {
+		p[i] = (char)('0' + ns % 10);
+		ns /= 10;
+	}
+	p += 9;
+	*p++ = 'Z';
+	*p = 0;
+}
+
+static size_t type_min_size(unsigned type)
+{
+	switch (type) {
+	case TS_CONNECT:
+	case TS_ACCEPT:
+	case TS_CLOSE:
+	case TS_RETRANSMIT:
+	case TS_SEND:
+	case TS_RECV:
+		return sizeof(struct ts_event);
+	case TS_DNS:
+		return sizeof(struct ts_dns);
+	}
+	return 0;
+}
+
+int ts_rec_check(const void *rec, size_t size)
+{
+	const struct ts_hdr *h = rec;
+	size_t need;
+
+	if (size < sizeof(*h))
+		return -EINVAL;
+	need = type_min_size(h->type);
+	if (!need || size < need || (h->family != TS_IPV4 && h->family != TS_IPV6) ||
+	    (h->probe != TS_KPROBE && h->probe != TS_TRACEPOINT))
+		return -EINVAL;
+	return 0;
+}
+

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Shapes: a kernel record -> one line. Each shape is one encoder file in
+ * shipper/shapes/ behind the table ts_shapes; each output takes the lines
+ * of one shape, and the reader encodes a record once per shape that some
+ * output takes. Encoders are pure: no I/O, no allocation, no global state;
+ * the caller owns every buffer.
+ */
+#ifndef TS_SHAPE_H
+#define TS_SHAPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "json.h"
+
+/* No line is longer than this (the worst case is ~2.5 KiB: a 253-byte
+ * qname of unprintable bytes and a hostile 15-byte comm). */
+#define TS_LINE_MAX 4096
+
+/* What an encoder keeps between records: the run's constants and the
+ * formatted start of the last second seen. */
+struct ts_enc {
+	char host[64 * 6 + 1];	/* already JSON-escaped */
+	size_t host_len;
+	char agent_id[40];
+	/* the "YYYY-MM-DDTHH:MM:SS" of the last second seen */
+	int64_t cached_sec;
+	char cached_prefix[24];
+};
+
+void ts_enc_init(struct ts_enc *e, const char *host, const char *agent_id);
+
+typedef int (*ts_encode_fn)(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
+			    uint64_t time_ns, char *out, size_t cap);
+
+struct ts_shape {
+	const char *name;	/* "native", ... */
+	ts_encode_fn encode;
+	const char *header;	/* printed once before the first line, or NULL */
+};
+
+enum {
+	TS_SHAPE_NATIVE = 0,	/* the JSON of schemas/event.schema.json */
+	TS_SHAPE_TEXT,		/* --format text: a table for people */
+	TS_SHAPE_MAX,
+};
+
+extern const struct ts_shape ts_shapes[TS_SHAPE_MAX];
+/* index by name, -1 if unknown */
+int ts_shape_by_name(const char *name);
+
+/* Every encoder: one record as one line ending in '\n'. Returns its length,
+ * -ENOSPC if cap < TS_LINE_MAX, -EINVAL if the record is malformed (unknown
+ * type, size smaller than its type needs). time_ns is wall-clock
+ * (CLOCK_REALTIME). */
+int ts_encode_json(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
+		   uint64_t time_ns, char *out, size_t cap);
+int ts_encode_text(struct ts_enc *e, const void *rec, size_t size, uint64_t time_ns,
+		   char *out, size_t cap);
+const char *ts_text_header(void);
+
+/* For encoders: -EINVAL unless rec is a whole record of a known type. */
+int ts_rec_check(const void *rec, size_t size);
+
+/* RFC 3339 UTC with nanoseconds: 30 bytes + NUL */
+void ts_format_time(struct ts_enc *e, uint64_t time_ns, char out[32]);
+
+const char *ts_type_name(unsigned type);
+/* "connect" -> TS_CONNECT, 0 if unknown */
+unsigned ts_type_from_name(const char *name);
+
+#endif

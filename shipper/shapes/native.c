@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * native: tcpship's own JSON, the contract of schemas/event.schema.json.
+ * Keys always in the same order; the writer places its own commas and
+ * checks the room once, up front (TS_LINE_MAX bounds every line).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "dns.h"
+#include "put.h"
+#include "shape.h"
+#include "tcpship.h"
+#include "util.h"
+
+static inline char *put_str(char *p, const char *s, size_t n)
+{
+	*p++ = '"';
+	p += ts_json_escape(p, s, n);
+	*p++ = '"';
+	return p;
+}
+
+/* ,"key":"value" for a value that needs no escaping */
+static inline char *put_kv(char *p, const char *key_lit, size_t key_len, const char *v)
+{
+	p = ts_put(p, key_lit, key_len);
+	p = ts_put(p, v, strlen(v));
+	*p++ = '"';
+	return p;
+}
+
+#define PUT_KV(p, lit, v) put_kv(p, lit, sizeof(lit) - 1, v)
+
+static char *put_addr(char *p, unsigned family, const uint8_t *a)
+{
+	if (family == TS_IPV4) {
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				*p++ = '.';
+			p = ts_put_u64(p, a[i]);
+		}
+		return p;
+	}
+	/* inet_ntop writes its NUL inside the line's room; the next put covers it */
+	inet_ntop(AF_INET6, a, p, INET6_ADDRSTRLEN);
+	return p + strlen(p);
+}
+
+/* time, type, host, seq, agent_id, the task, the endpoints, the probe */
+static char *put_common(char *p, struct ts_enc *e, const struct ts_hdr *h, uint64_t seq,
+			uint64_t time_ns)
+{
+	char tbuf[32];
+
+	ts_format_time(e, time_ns, tbuf);
+	p = TS_PUTS(p, "{\"time\":\"");
+	p = ts_put(p, tbuf, 30);
+	p = PUT_KV(p, "\",\"type\":\"", ts_type_name(h->type));
+	p = TS_PUTS(p, ",\"host\":\"");
+	p = ts_put(p, e->host, e->host_len);
+	p = TS_PUTS(p, "\",\"seq\":");
+	p = ts_put_u64(p, seq);
+	p = PUT_KV(p, ",\"agent_id\":\"", e->agent_id);
+	if (h->flags & TS_F_TASK) {
+		p = TS_PUTS(p, ",\"pid\":");
+		p = ts_put_u64(p, h->pid);
+		p = TS_PUTS(p, ",\"tid\":");
+		p = ts_put_u64(p, h->tid);
+		p = TS_PUTS(p, ",\"uid\":");
+		p = ts_put_u64(p, h->uid);
+		p = TS_PUTS(p, ",\"comm\":");
+		/* TASK_COMM_LEN is 16 with the NUL: never read the 16th byte */
+		p = put_str(p, h->comm, strnlen(h->comm, TS_COMM_LEN - 1));
+	}
+	p = h->family == TS_IPV4 ? TS_PUTS(p, ",\"family\":\"ipv4\"")
+				 : TS_PUTS(p, ",\"family\":\"ipv6\"");
+	if (h->flags & TS_F_SADDR) {
+		p = TS_PUTS(p, ",\"saddr\":\"");
+		p = put_addr(p, h->family, h->saddr);
+		p = TS_PUTS(p, "\",\"sport\":");
+		p = ts_put_u64(p, h->sport);
+	}
+	p = TS_PUTS(p, ",\"daddr\":\"");
+	p = put_addr(p, h->family, h->daddr);
+	p = TS_PUTS(p, "\",\"dport\":");
+	p = ts_put_u64(p, h->dport);
+	/* ts_rec_check() allows no other probe */
+	return PUT_KV(p, ",\"probe\":\"", h->probe == TS_KPROBE ? "kprobe" : "tracepoint");
+}
+
+static char *put_close(char *p, const struct ts_event *ev)
+{
+	const struct ts_hdr *h = &ev->h;
+
+	if (h->flags & TS_F_START)
+		p = (h->flags & TS_F_ACTIVE) ? TS_PUTS(p, ",\"direction\":\"outbound\"")
+					     : TS_PUTS(p, ",\"direction\":\"inbound\"");
+	p = (h->flags & TS_F_ESTABLISHED) ? TS_PUTS(p, ",\"established\":true")
+					  : TS_PUTS(p, ",\"established\":false");
+	if (ev->close.error) {
+		char ebuf[16];
+
+		p = PUT_KV(p, ",\"error\":\"", ts_errno_name(ev->close.error, ebuf));
+	}
+	if (h->flags & TS_F_START) {
+		p = TS_PUTS(p, ",\"duration_ns\":");
+		p = ts_put_u64(p, ev->close.duration_ns);
+	}
+	p = TS_PUTS(p, ",\"bytes_sent\":");
+	p = ts_put_u64(p, ev->close.bytes_sent);
+	p = TS_PUTS(p, ",\"bytes_received\":");
+	p = ts_put_u64(p, ev->close.bytes_received);
+	p = TS_PUTS(p, ",\"retransmits\":");
+	return ts_put_u64(p, ev->close.retransmits);
+}
+
+static char *put_dns(char *p, const struct ts_dns *d)
+{
+	struct ts_dns_query q;
+	char tbuf[12];
+	size_t n = d->len < TS_DNS_MAX ? d->len : TS_DNS_MAX;
+
+	if (!ts_dns_parse_query(d->payload, n, &q)) {
+		p = TS_PUTS(p, ",\"qname\":");
+		p = put_str(p, q.qname, strlen(q.qname));
+		p = PUT_KV(p, ",\"qtype\":\"", ts_dns_type_name(q.qtype, tbuf));
+	}
+	p = TS_PUTS(p, ",\"bytes\":");
+	return ts_put_u64(p, d->total);
+}
+
+int ts_encode_json(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
+		   uint64_t time_ns, char *out, size_t cap)
+{
+	const struct ts_hdr *h = rec;
+	const struct ts_event *ev = rec;
+	const char *state;
+	char *p;
+
+	if (cap < TS_LINE_MAX)
+		return -ENOSPC;
+	if (ts_rec_check(rec, size))
+		return -EINVAL;
+	p = put_common(out, e, h, seq, time_ns);
+	switch (h->type) {
+	case TS_CLOSE:
+		p = put_close(p, ev);
+		break;
+	case TS_RETRANSMIT:
+		state = ts_tcp_state_name(h->state);
+		if (state)
+			p = PUT_KV(p, ",\"state\":\"", state);
+		break;
+	case TS_SEND:
+	case TS_RECV:
+		p = TS_PUTS(p, ",\"bytes\":");
+		p = ts_put_u64(p, ev->io.bytes);
+		if (h->flags & TS_F_LATENCY) {
+			p = TS_PUTS(p, ",\"latency_ns\":");
+			p = ts_put_u64(p, ev->io.latency_ns);
+		}
+		break;
+	case TS_DNS:
+		p = put_dns(p, rec);
+		break;
+	}
+	p = TS_PUTS(p, "}\n");
+	return (int)(p - out);
+}
