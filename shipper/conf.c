@@ -340,290 +340,14 @@ int ts_output_conf(const struct ts_output_req *req, const struct ts_output_ops *
 
 /* ---- the config file ---- */
 
-struct top {
-	const char *name;
-	int (*set)(struct ts_options *o, struct json_object *v, const char *path, char *err,
-		   size_t errlen);
-};
-
-static int want(struct json_object *v, enum json_type t, const char *path, const char *what,
-		char *err, size_t errlen)
-{
-	if (json_object_get_type(v) != t)
-		return bad(err, errlen, "%s: must be %s, not %s", path, what, type_word(v));
-	return 0;
-}
-
-static int set_events(struct ts_options *o, struct json_object *v, const char *path, char *err,
-		      size_t errlen)
-{
-	char list[512] = "";
-	size_t n = 0;
-
-	if (json_object_get_type(v) == json_type_string) {
-		snprintf(list, sizeof(list), "%s", json_object_get_string(v));
-	} else {
-		if (want(v, json_type_array, path, "an array of event names", err, errlen))
-			return -EINVAL;
-		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			struct json_object *e = json_object_array_get_idx(v, i);
-
-			if (json_object_get_type(e) != json_type_string)
-				return bad(err, errlen, "%s[%zu]: must be an event name, not %s",
-					   path, i, type_word(e));
-			if (strchr(json_object_get_string(e), ','))
-				return bad(err, errlen, "%s[%zu]: one event name per entry", path, i);
-			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? "," : "",
-					      json_object_get_string(e));
-			if (n >= sizeof(list))
-				return bad(err, errlen, "%s: too long", path);
-		}
-	}
-	if (ts_parse_events(list, &o->type_mask, err, errlen)) {
-		char msg[300];
-
-		/* reword the CLI message for the file */
-		snprintf(msg, sizeof(msg), "%s", strchr(err, ':') ? strchr(err, ':') + 2 : err);
-		return bad(err, errlen, "%s: %s", path, msg);
-	}
-	return 0;
-}
-
-static int u32_list(struct json_object *v, const char *path, uint64_t min, uint64_t max,
-		    uint32_t *out32, uint16_t *out16, uint32_t *n, unsigned cap, char *err,
-		    size_t errlen)
-{
-	size_t len;
-
-	if (json_object_get_type(v) == json_type_int) {
-		/* a single value is a list of one */
-		struct json_object *arr = json_object_new_array();
-		int rc;
-
-		json_object_array_add(arr, json_object_get(v));
-		rc = u32_list(arr, path, min, max, out32, out16, n, cap, err, errlen);
-		json_object_put(arr);
-		return rc;
-	}
-	if (want(v, json_type_array, path, "an array of numbers", err, errlen))
-		return -EINVAL;
-	len = json_object_array_length(v);
-	if (len > cap)
-		return bad(err, errlen, "%s: at most %u values", path, cap);
-	*n = 0;
-	for (size_t i = 0; i < len; i++) {
-		struct json_object *e = json_object_array_get_idx(v, i);
-		uint64_t u;
-
-		if (json_u64(e, &u) || u < min || u > max)
-			return bad(err, errlen, "%s[%zu]: must be a number from %llu to %llu", path,
-				   i, (unsigned long long)min, (unsigned long long)max);
-		if (out32)
-			out32[(*n)++] = (uint32_t)u;
-		else
-			out16[(*n)++] = (uint16_t)u;
-	}
-	return 0;
-}
-
-static int set_filters(struct ts_options *o, struct json_object *v, const char *path,
-		       char *err, size_t errlen)
-{
-	if (want(v, json_type_object, path, "an object", err, errlen))
-		return -EINVAL;
-	json_object_object_foreach(v, key, val) {
-		char sub[128];
-		int rc = 0;
-
-		snprintf(sub, sizeof(sub), "%s.%s", path, key);
-		if (!strcmp(key, "pid"))
-			rc = u32_list(val, sub, 1, 4194304, o->pids, NULL, &o->n_pids, TS_MAX_PIDS,
-				      err, errlen);
-		else if (!strcmp(key, "uid"))
-			rc = u32_list(val, sub, 0, 4294967294ULL, o->uids, NULL, &o->n_uids,
-				      TS_MAX_UIDS, err, errlen);
-		else if (!strcmp(key, "port"))
-			rc = u32_list(val, sub, 1, 65535, NULL, o->ports, &o->n_ports, TS_MAX_PORTS,
-				      err, errlen);
-		else if (!strcmp(key, "family")) {
-			const char *f = json_object_get_string(val);
-
-			if (json_object_get_type(val) != json_type_string ||
-			    (strcmp(f, "ipv4") && strcmp(f, "ipv6") && strcmp(f, "any")))
-				return bad(err, errlen, "%s: must be \"ipv4\", \"ipv6\" or \"any\"",
-					   sub);
-			o->family = !strcmp(f, "ipv4") ? TS_IPV4 : !strcmp(f, "ipv6") ? TS_IPV6 : 0;
-		} else if (!strcmp(key, "comm")) {
-			if (want(val, json_type_string, sub, "a string", err, errlen))
-				return -EINVAL;
-			if (!json_object_get_string_len(val) ||
-			    json_object_get_string_len(val) >= TS_COMM_LEN)
-				return bad(err, errlen, "%s: a task name is 1 to 15 bytes", sub);
-			strcpy(o->comm, json_object_get_string(val));
-			o->has_comm = true;
-		} else
-			return bad(err, errlen, "%s: unknown key (known here: pid, uid, port, "
-				   "family, comm)", sub);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-static int dur(struct json_object *v, const char *path, uint64_t *out, char *err, size_t errlen)
-{
-	struct ts_opt t = { .name = "x", .type = TS_OPT_DURATION };
-
-	return set_one(&t, out, v, path, err, errlen);
-}
-
-static int set_min_latency(struct ts_options *o, struct json_object *v, const char *path,
-			   char *err, size_t errlen)
-{
-	return dur(v, path, &o->min_latency_ns, err, errlen);
-}
-
-static int set_duration(struct ts_options *o, struct json_object *v, const char *path,
-			char *err, size_t errlen)
-{
-	int rc = dur(v, path, &o->duration_ns, err, errlen);
-
-	if (!rc && !o->duration_ns)
-		return bad(err, errlen, "%s: must be more than 0", path);
-	return rc;
-}
-
-static int set_stats(struct ts_options *o, struct json_object *v, const char *path, char *err,
-		     size_t errlen)
-{
-	if (json_object_get_type(v) == json_type_boolean) {
-		o->stats_interval_ns = json_object_get_boolean(v) ? 10000000000ULL : 0;
-		return 0;
-	}
-	return dur(v, path, &o->stats_interval_ns, err, errlen);
-}
-
-static int set_enum(struct json_object *v, const char *path, const char *const *names,
-		    int *out, char *err, size_t errlen)
-{
-	struct ts_opt t = { .name = "x", .type = TS_OPT_ENUM, .choices = names };
-
-	return set_one(&t, out, v, path, err, errlen);
-}
-
-static int set_probes(struct ts_options *o, struct json_object *v, const char *path, char *err,
-		      size_t errlen)
-{
-	static const char *const names[] = { "auto", "kprobe", "tracepoint", NULL };
-	int i, rc = set_enum(v, path, names, &i, err, errlen);
-
-	if (!rc)
-		o->probes = (enum ts_probes_mode)i;
-	return rc;
-}
-
-static int set_format(struct ts_options *o, struct json_object *v, const char *path, char *err,
-		      size_t errlen)
-{
-	static const char *const names[] = { "json", "text", NULL };
-	int i, rc = set_enum(v, path, names, &i, err, errlen);
-
-	if (!rc)
-		o->format = (enum ts_format)i;
-	return rc;
-}
-
-static int size_opt(struct json_object *v, const char *path, uint64_t min, uint64_t max,
-		    uint64_t *out, char *err, size_t errlen)
-{
-	struct ts_opt t = { .name = "x", .type = TS_OPT_SIZE, .min = min, .max = max };
-
-	return set_one(&t, out, v, path, err, errlen);
-}
-
-static int set_ringbuf(struct ts_options *o, struct json_object *v, const char *path,
-		       char *err, size_t errlen)
-{
-	uint64_t s;
-	int rc = size_opt(v, path, 4096, 1ULL << 30, &s, err, errlen);
-
-	if (rc)
-		return rc;
-	if (s & (s - 1))
-		return bad(err, errlen, "%s: must be a power of two", path);
-	o->ringbuf_size = s;
-	if (!o->wakeup_set && o->wakeup_bytes > s / 4)
-		o->wakeup_bytes = s / 4;
-	return 0;
-}
-
-static int set_wakeup(struct ts_options *o, struct json_object *v, const char *path,
-		      char *err, size_t errlen)
-{
-	o->wakeup_set = true;
-	return size_opt(v, path, 0, 1ULL << 30, &o->wakeup_bytes, err, errlen);
-}
-
-static int set_max_flows(struct ts_options *o, struct json_object *v, const char *path,
-			 char *err, size_t errlen)
-{
-	struct ts_opt t = { .name = "x", .type = TS_OPT_UINT, .min = 1024, .max = 16777216 };
-	uint64_t u;
-	int rc = set_one(&t, &u, v, path, err, errlen);
-
-	if (!rc)
-		o->max_flows = (uint32_t)u;
-	return rc;
-}
-
-static int set_summary(struct ts_options *o, struct json_object *v, const char *path,
-		       char *err, size_t errlen)
-{
-	struct ts_opt t = { .name = "x", .type = TS_OPT_UINT, .min = 1, .max = 10000 };
-	uint64_t u;
-	int rc = set_one(&t, &u, v, path, err, errlen);
-
-	if (!rc)
-		o->summary_n = (unsigned)u;
-	return rc;
-}
-
-static int set_btf(struct ts_options *o, struct json_object *v, const char *path, char *err,
-		   size_t errlen)
-{
-	if (want(v, json_type_string, path, "a path", err, errlen))
-		return -EINVAL;
-	o->btf_path = json_object_get_string(v);	/* the parsed file stays alive */
-	return 0;
-}
-
-static int set_queue(struct ts_options *o, struct json_object *v, const char *path, char *err,
-		     size_t errlen)
-{
-	struct ts_opt t = { .name = "x", .type = TS_OPT_UINT, .min = 1, .max = 100000000 };
-
-	if (want(v, json_type_object, path, "an object", err, errlen))
-		return -EINVAL;
-	json_object_object_foreach(v, key, val) {
-		char sub[128];
-
-		snprintf(sub, sizeof(sub), "%s.%s", path, key);
-		if (strcmp(key, "max_events"))
-			return bad(err, errlen, "%s: unknown key (known here: max_events; "
-				   "when_full is set per output)", sub);
-		if (set_one(&t, &o->queue_events, val, sub, err, errlen))
-			return -EINVAL;
-	}
-	return 0;
-}
-
 static int set_outputs(struct ts_options *o, struct json_object *v, const char *path,
 		       char *err, size_t errlen)
 {
 	size_t n;
 
-	if (want(v, json_type_array, path, "an array of outputs", err, errlen))
-		return -EINVAL;
+	if (json_object_get_type(v) != json_type_array)
+		return bad(err, errlen, "%s: must be an array of outputs, not %s", path,
+			   type_word(v));
 	n = json_object_array_length(v);
 	if (n > TS_MAX_OUTPUTS)
 		return bad(err, errlen, "%s: at most %d outputs", path, TS_MAX_OUTPUTS);
@@ -643,23 +367,31 @@ static int set_outputs(struct ts_options *o, struct json_object *v, const char *
 	return 0;
 }
 
-static const struct top top_keys[] = {
-	{ "events", set_events },
-	{ "filters", set_filters },
-	{ "min_latency", set_min_latency },
-	{ "outputs", set_outputs },
-	{ "queue", set_queue },
-	{ "format", set_format },
-	{ "probes", set_probes },
-	{ "duration", set_duration },
-	{ "summary", set_summary },
-	{ "stats", set_stats },
-	{ "btf", set_btf },
-	{ "ringbuf_size", set_ringbuf },
-	{ "wakeup_bytes", set_wakeup },
-	{ "max_flows", set_max_flows },
-	{ NULL, NULL },
-};
+/* Every key of the file through the option table (options.c), sections
+ * ("filters": {...}) one level deep. */
+static int apply_root(struct ts_options *o, struct json_object *root, char *err, size_t errlen)
+{
+	json_object_object_foreach(root, key, v) {
+		int rc = ts_options_set_conf(o, NULL, key, v, err, errlen);
+
+		if (rc == 1)
+			rc = set_outputs(o, v, key, err, errlen);
+		else if (rc == 2) {
+			char section[64];
+
+			snprintf(section, sizeof(section), "%s.", key);
+			rc = 0;
+			json_object_object_foreach(v, sub, sv) {
+				rc = ts_options_set_conf(o, section, sub, sv, err, errlen);
+				if (rc)
+					break;
+			}
+		}
+		if (rc)
+			return rc < 0 ? rc : -EINVAL;
+	}
+	return 0;
+}
 
 static struct json_object *loaded;	/* the parsed file; o points into it */
 
@@ -727,25 +459,12 @@ int ts_config_load(const char *file, struct ts_options *o, char *err, size_t err
 		json_object_put(root);
 		goto out;
 	}
-	json_object_object_foreach(root, key, v) {
-		const struct top *t;
-
-		for (t = top_keys; t->name; t++)
-			if (!strcmp(t->name, key))
-				break;
-		if (!t->name) {
-			rc = bad(err, errlen, "%s: %s: unknown key (known: events, filters, "
-				 "min_latency, outputs, queue, format, probes, duration, summary, "
-				 "stats, btf, ringbuf_size, wakeup_bytes, max_flows)", file, key);
-			break;
-		}
+	{
 		char msg[512];
 
-		rc = t->set(o, v, key, msg, sizeof(msg));
-		if (rc) {
+		rc = apply_root(o, root, msg, sizeof(msg));
+		if (rc)
 			snprintf(err, errlen, "%s: %s", file, msg);
-			break;
-		}
 	}
 	if (rc)
 		json_object_put(root);

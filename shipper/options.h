@@ -59,7 +59,6 @@ struct ts_options {
 	int n_outputs;
 	uint64_t queue_events_set;	/* --queue-events given: overrides every output */
 	const char *config_path;	/* -c FILE */
-	const char *config_error;	/* set by the config loader, for messages */
 };
 
 #define TS_DEFAULT_TYPES ((1u << TS_CONNECT) | (1u << TS_ACCEPT) | (1u << TS_CLOSE) | \
@@ -76,6 +75,15 @@ enum ts_parse_result ts_options_parse(struct ts_options *o, int argc, char **arg
 				      char *err, size_t errlen);
 /* "connect,close" -> mask; 0 and a message on error */
 int ts_parse_events(const char *list, uint32_t *mask, char *err, size_t errlen);
+/* --help, made from the option table */
 void ts_usage(FILE *f);
+
+/* One key of the config file (conf.c walks the file): section is NULL at
+ * the top level, or "filters." inside that object. Returns 0 when set; 1
+ * for "outputs", which the caller reads itself; 2 when key is a section
+ * whose keys the caller walks next; -EINVAL with one line in err (the key's
+ * path and the problem). Strings of v are kept as pointers: v must outlive o. */
+int ts_options_set_conf(struct ts_options *o, const char *section, const char *key,
+			struct json_object *v, char *err, size_t errlen);
 
 #endif

@@ -460,3 +460,72 @@ TEST(options_reparse_ok)
 	CHECK_U64(o.pids[0], 7);
 	CHECK_INT(o.family, TS_IPV4);
 }
+
+/* ---- one table: the command line and the config file share each bound ---- */
+
+#include <json-c/json.h>
+
+static bool conf_rejects(const char *file, int line, const char *key, const char *json,
+			 const char *want)
+{
+	struct ts_options o;
+	struct json_object *v = json_tokener_parse(json);
+	char err[256] = "";
+	int rc;
+
+	ts_options_init(&o);
+	rc = ts_options_set_conf(&o, NULL, key, v, err, sizeof(err));
+	json_object_put(v);
+	if (rc >= 0)
+		return ts_test_fail(file, line, "%s = %s accepted", key, json);
+	if (!strstr(err, want))
+		return ts_test_fail(file, line, "error \"%s\" does not name \"%s\"", err, want);
+	return true;
+}
+
+TEST(options_same_bounds_on_command_line_and_in_file)
+{
+	struct ts_options o;
+	char err[256];
+
+	CHECK_INT(PARSE(&o, err, "--max-flows", "1000"), TS_PARSE_ERROR);
+	CHECKF(strstr(err, "1024..16777216"), "%s", err);
+	CHECK(conf_rejects(__FILE__, __LINE__, "max_flows", "1000", "1024..16777216"));
+	CHECK_INT(PARSE(&o, err, "--summary", "10001"), TS_PARSE_ERROR);
+	CHECK(conf_rejects(__FILE__, __LINE__, "summary", "10001", "1..10000"));
+	CHECK_INT(PARSE(&o, err, "--ringbuf-size", "2GiB"), TS_PARSE_ERROR);
+	CHECK(conf_rejects(__FILE__, __LINE__, "ringbuf_size", "\"2GiB\"", "out of range"));
+	CHECK(conf_rejects(__FILE__, __LINE__, "ringbuf_size", "\"3MiB\"", "power of two"));
+	CHECK(conf_rejects(__FILE__, __LINE__, "duration", "0", "more than 0"));
+	/* and what is allowed is allowed both ways */
+	CHECK_OK("--max-flows", "1024", "--ringbuf-size", "64KiB");
+	CHECK_U64(o.max_flows, 1024);
+	ts_options_init(&o);
+	{
+		struct json_object *v = json_tokener_parse("\"64KiB\"");
+
+		CHECK_INT(ts_options_set_conf(&o, NULL, "ringbuf_size", v, err, sizeof(err)), 0);
+		json_object_put(v);
+	}
+	CHECK_U64(o.ringbuf_size, 64 << 10);
+}
+
+/* every long option of --help is a row the parser takes, and the reverse */
+TEST(options_help_lists_every_option)
+{
+	static const char *const longs[] = { "events", "pid", "uid", "port", "comm", "ipv4",
+		"ipv6", "min-latency", "output", "config", "queue-events", "format", "duration",
+		"summary", "probes", "list-probes", "check-config", "stats", "btf",
+		"ringbuf-size", "max-flows", "wakeup-bytes", "verbose", "version", "help" };
+	char out[8192] = "";
+	FILE *f = fmemopen(out, sizeof(out) - 1, "w");
+
+	ts_usage(f);
+	fclose(f);
+	for (size_t i = 0; i < sizeof(longs) / sizeof(longs[0]); i++) {
+		char want[40];
+
+		snprintf(want, sizeof(want), "--%s", longs[i]);
+		CHECKF(strstr(out, want), "--help lacks %s", want);
+	}
+}
