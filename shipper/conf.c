@@ -68,6 +68,53 @@ static int range(const struct ts_opt *t, uint64_t v, const char *path, char *err
 	return 0;
 }
 
+static int set_enum(const struct ts_opt *t, int *field, struct json_object *v, const char *path,
+		    char *err, size_t errlen)
+{
+	enum json_type jt = json_object_get_type(v);
+	char choices[256] = "";
+	size_t n = 0;
+
+	if (jt == json_type_string)
+		for (int i = 0; t->choices[i]; i++)
+			if (!strcmp(json_object_get_string(v), t->choices[i])) {
+				*field = i;
+				return 0;
+			}
+	for (int i = 0; t->choices[i] && n < sizeof(choices); i++)
+		n += (size_t)snprintf(choices + n, sizeof(choices) - n, "%s%s", i ? ", " : "",
+				      t->choices[i]);
+	if (jt == json_type_string)
+		return bad(err, errlen, "%s: '%s' is not one of %s", path, json_object_get_string(v),
+			   choices);
+	return bad(err, errlen, "%s: must be one of %s, not %s", path, choices, type_word(v));
+}
+
+static int set_map(struct ts_kv *kv, struct json_object *v, const char *path, char *err,
+		   size_t errlen)
+{
+	if (json_object_get_type(v) != json_type_object)
+		return bad(err, errlen, "%s: must be an object of strings, not %s", path,
+			   type_word(v));
+	json_object_object_foreach(v, key, val) {
+		if (json_object_get_type(val) != json_type_string)
+			return bad(err, errlen, "%s.%s: must be a string, not %s", path, key,
+				   type_word(val));
+		char **k = realloc(kv->keys, sizeof(char *) * (size_t)(kv->n + 1));
+		char **vv = k ? realloc(kv->vals, sizeof(char *) * (size_t)(kv->n + 1)) : NULL;
+
+		if (k)
+			kv->keys = k;
+		if (!vv)
+			return -ENOMEM;
+		kv->vals = vv;
+		kv->keys[kv->n] = strdup(key);
+		kv->vals[kv->n] = strdup(json_object_get_string(val));
+		kv->n++;
+	}
+	return 0;
+}
+
 static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, const char *path,
 		   char *err, size_t errlen)
 {
@@ -139,53 +186,14 @@ static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, co
 				   type_word(v));
 		*(bool *)field = json_object_get_boolean(v);
 		return 0;
-	case TS_OPT_ENUM: {
-		char choices[256] = "";
-		size_t n = 0;
-
-		if (jt == json_type_string)
-			for (int i = 0; t->choices[i]; i++)
-				if (!strcmp(json_object_get_string(v), t->choices[i])) {
-					*(int *)field = i;
-					return 0;
-				}
-		for (int i = 0; t->choices[i] && n < sizeof(choices); i++)
-			n += (size_t)snprintf(choices + n, sizeof(choices) - n, "%s%s",
-					      i ? ", " : "", t->choices[i]);
-		if (jt == json_type_string)
-			return bad(err, errlen, "%s: '%s' is not one of %s", path,
-				   json_object_get_string(v), choices);
-		return bad(err, errlen, "%s: must be one of %s, not %s", path, choices,
-			   type_word(v));
-	}
+	case TS_OPT_ENUM:
+		return set_enum(t, (int *)field, v, path, err, errlen);
 	case TS_OPT_OBJECT:
 		if (jt != json_type_object)
 			return bad(err, errlen, "%s: must be an object, not %s", path, type_word(v));
 		return ts_conf_apply(t->sub, field, v, path, err, errlen);
-	case TS_OPT_MAP: {
-		struct ts_kv *kv = (struct ts_kv *)field;
-
-		if (jt != json_type_object)
-			return bad(err, errlen, "%s: must be an object of strings, not %s", path,
-				   type_word(v));
-		json_object_object_foreach(v, key, val) {
-			if (json_object_get_type(val) != json_type_string)
-				return bad(err, errlen, "%s.%s: must be a string, not %s", path, key,
-					   type_word(val));
-			char **k = realloc(kv->keys, sizeof(char *) * (size_t)(kv->n + 1));
-			char **vv = k ? realloc(kv->vals, sizeof(char *) * (size_t)(kv->n + 1)) : NULL;
-
-			if (k)
-				kv->keys = k;
-			if (!vv)
-				return -ENOMEM;
-			kv->vals = vv;
-			kv->keys[kv->n] = strdup(key);
-			kv->vals[kv->n] = strdup(json_object_get_string(val));
-			kv->n++;
-		}
-		return 0;
-	}
+	case TS_OPT_MAP:
+		return set_map((struct ts_kv *)field, v, path, err, errlen);
 	}
 	return bad(err, errlen, "%s: unsupported option type", path);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -53,6 +54,21 @@ static void make_agent_id(char out[40])
 		 b[12], b[13], b[14], b[15]);
 }
 
+static void report_sinks(FILE *f, const struct ts_fanout *fan)
+{
+	for (int i = 0; i < ts_fanout_count(fan); i++) {
+		struct ts_sink_stats s;
+
+		ts_fanout_stats(fan, i, &s);
+		fprintf(f, " | %s: out=%llu queued=%llu dropped_full=%llu dropped_error=%llu "
+			   "dropped_exit=%llu retries=%llu%s%s%s",
+			s.name, (unsigned long long)s.events_out, (unsigned long long)s.queued,
+			(unsigned long long)s.dropped_full, (unsigned long long)s.dropped_error,
+			(unsigned long long)s.dropped_exit, (unsigned long long)s.retries,
+			*s.extra ? " " : "", s.extra, s.dead ? " (closed)" : "");
+	}
+}
+
 static void report(FILE *f, const char *what, const struct ts_reader *r,
 		   const struct ts_probes *p, const struct ts_fanout *fan)
 {
@@ -78,17 +94,7 @@ static void report(FILE *f, const char *what, const struct ts_reader *r,
 		(unsigned long long)cnt[TS_CNT_SLOW_READ],
 		(unsigned long long)r->malformed, (unsigned long long)r->nomem,
 		(unsigned long long)cnt[TS_CNT_FLOW_FULL]);
-	for (int i = 0; i < ts_fanout_count(fan); i++) {
-		struct ts_sink_stats s;
-
-		ts_fanout_stats(fan, i, &s);
-		fprintf(f, " | %s: out=%llu queued=%llu dropped_full=%llu dropped_error=%llu "
-			   "dropped_exit=%llu retries=%llu%s%s%s",
-			s.name, (unsigned long long)s.events_out, (unsigned long long)s.queued,
-			(unsigned long long)s.dropped_full, (unsigned long long)s.dropped_error,
-			(unsigned long long)s.dropped_exit, (unsigned long long)s.retries,
-			*s.extra ? " " : "", s.extra, s.dead ? " (closed)" : "");
-	}
+	report_sinks(f, fan);
 	fputc('\n', f);
 	fflush(f);
 }
@@ -141,22 +147,16 @@ static int check_config(struct ts_options *o)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* The command line first on its own, to find -c and catch typos; then the
+ * config file; then the command line again, over the file. Returns -1 to
+ * go on, else the exit status. */
+static int load_options(struct ts_options *o, int argc, char **argv)
 {
-	struct ts_options o;
-	struct ts_probes probes = {};
-	struct ts_reader reader = {};
-	struct ts_fanout *fan = NULL;
-	struct ts_run run;
-	char err[512], host[256] = "", agent_id[40];
-	uint64_t end_ns = 0, next_stats = 0;
-	struct sigaction sa = {};
-	int rc = 0, poll_ms;
+	char err[512];
+	const char *path;
 
-	ts_options_init(&o);
-	/* the command line first on its own, to find -c and catch typos; then
-	 * the config file; then the command line again, over the file */
-	switch (ts_options_parse(&o, argc, argv, err, sizeof(err))) {
+	ts_options_init(o);
+	switch (ts_options_parse(o, argc, argv, err, sizeof(err))) {
 	case TS_PARSE_EXIT:
 		return 0;
 	case TS_PARSE_ERROR:
@@ -165,20 +165,115 @@ int main(int argc, char **argv)
 	case TS_PARSE_OK:
 		break;
 	}
-	if (o.config_path) {
-		const char *path = o.config_path;
+	if (!o->config_path)
+		return -1;
+	path = o->config_path;
+	ts_options_init(o);
+	if (ts_config_load(path, o, err, sizeof(err))) {
+		fprintf(stderr, "tcpship: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (ts_options_parse(o, argc, argv, err, sizeof(err)) != TS_PARSE_OK) {
+		fprintf(stderr, "tcpship: %s\n", err);
+		ts_config_release(o);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
 
-		ts_options_init(&o);
-		if (ts_config_load(path, &o, err, sizeof(err))) {
-			fprintf(stderr, "tcpship: %s\n", err);
-			return EXIT_USAGE;
-		}
-		if (ts_options_parse(&o, argc, argv, err, sizeof(err)) != TS_PARSE_OK) {
-			fprintf(stderr, "tcpship: %s\n", err);
-			ts_config_release(&o);
-			return EXIT_USAGE;
+/* Every output parsed and opened before anything is loaded: a bad -o or
+ * config entry is a usage error, and nothing has started. */
+static int open_outputs(struct ts_options *o, struct ts_fanout *fan)
+{
+	char err[512];
+
+	default_output(o);
+	for (int i = 0; i < o->n_outputs; i++) {
+		const struct ts_output_ops *ops;
+		struct ts_queue_opts q = { .max_events = o->queue_events,
+					   .shape = o->format == TS_FMT_TEXT ? TS_SHAPE_TEXT
+									     : TS_SHAPE_NATIVE };
+		void *conf;
+		int rc = ts_output_conf(&o->outputs[i], &ops, &conf, &q, err, sizeof(err));
+
+		if (!rc && o->queue_events_set)
+			q.max_events = o->queue_events_set;	/* the command line wins */
+		if (!rc)
+			rc = ts_fanout_add(fan, ops, conf, &q, err, sizeof(err));
+		if (rc) {
+			output_error(o, &o->outputs[i], err);
+			return rc == -EINVAL ? EXIT_USAGE : 1;
 		}
 	}
+	return 0;
+}
+
+static void on_signals(void)
+{
+	struct sigaction sa = {};
+
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* a closed stdout is an EPIPE we handle */
+}
+
+/* Poll until a signal, --duration, or every output is gone; 0 or 1. */
+static int run(const struct ts_options *o, struct ts_reader *reader, struct ts_probes *probes,
+	       struct ts_fanout *fan)
+{
+	uint64_t end_ns = 0, next_stats = 0;
+	/* without per-record wake-ups the reader must look on its own: this
+	 * bounds how late a lone event can be */
+	int poll_ms = o->wakeup_bytes ? 10 : 100;
+
+	if (o->duration_ns)
+		end_ns = ts_now_ns(CLOCK_MONOTONIC) + o->duration_ns;
+	if (o->stats_interval_ns)
+		next_stats = ts_now_ns(CLOCK_MONOTONIC) + o->stats_interval_ns;
+	while (!stop_requested) {
+		int n = ts_reader_poll(reader, poll_ms);
+		uint64_t now;
+
+		if (n < 0 && n != -EINTR) {
+			fprintf(stderr, "tcpship: reading the ring buffer failed: %s\n",
+				strerror(-n));
+			return 1;
+		}
+		if (reopen_requested) {
+			reopen_requested = 0;
+			ts_fanout_reopen(fan);
+		}
+		if (!ts_fanout_alive(fan)) {
+			if (o->verbose)
+				fprintf(stderr, "tcpship: every output is closed; stopping\n");
+			return 0;
+		}
+		now = ts_now_ns(CLOCK_MONOTONIC);
+		if (next_stats && now >= next_stats) {
+			report(stderr, "stats", reader, probes, fan);
+			next_stats = now + o->stats_interval_ns;
+		}
+		if (end_ns && now >= end_ns)
+			return 0;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ts_options o;
+	struct ts_probes probes = {};
+	struct ts_reader reader = {};
+	struct ts_fanout *fan = NULL;
+	struct ts_run run_consts;
+	char err[512], host[256] = "", agent_id[40];
+	int rc = load_options(&o, argc, argv);
+
+	if (rc >= 0)
+		return rc;
 	if (o.check_config) {
 		rc = check_config(&o);
 		ts_config_release(&o);
@@ -194,36 +289,13 @@ int main(int argc, char **argv)
 		return rc;
 	}
 
-	/* outputs first: a bad -o or config entry is a usage error, and
-	 * nothing is loaded yet */
 	gethostname(host, sizeof(host) - 1);
 	make_agent_id(agent_id);
-	ts_run_init(&run, host, agent_id, (unsigned)getpid());
-	fan = ts_fanout_new(&run);
-	if (!fan) {
-		fprintf(stderr, "tcpship: out of memory\n");
-		rc = 1;
+	ts_run_init(&run_consts, host, agent_id, (unsigned)getpid());
+	fan = ts_fanout_new(&run_consts);
+	rc = fan ? open_outputs(&o, fan) : 1;
+	if (rc)
 		goto cleanup_fan;
-	}
-	default_output(&o);
-	for (int i = 0; i < o.n_outputs; i++) {
-		const struct ts_output_ops *ops;
-		struct ts_queue_opts q = { .max_events = o.queue_events,
-					   .shape = o.format == TS_FMT_TEXT ? TS_SHAPE_TEXT
-									    : TS_SHAPE_NATIVE };
-		void *conf;
-
-		rc = ts_output_conf(&o.outputs[i], &ops, &conf, &q, err, sizeof(err));
-		if (!rc && o.queue_events_set)
-			q.max_events = o.queue_events_set;	/* the command line wins */
-		if (!rc)
-			rc = ts_fanout_add(fan, ops, conf, &q, err, sizeof(err));
-		if (rc) {
-			output_error(&o, &o.outputs[i], err);
-			rc = rc == -EINVAL ? EXIT_USAGE : 1;
-			goto cleanup_fan;
-		}
-	}
 
 	rc = ts_probes_start(&probes, &o, err, sizeof(err));
 	if (rc) {
@@ -232,22 +304,14 @@ int main(int argc, char **argv)
 		goto cleanup_fan;
 	}
 	ts_probes_describe(&probes, stderr);
-
-	rc = ts_reader_init(&reader, ts_probes_ringbuf_fd(&probes), fan, &run, o.summary_n);
+	rc = ts_reader_init(&reader, ts_probes_ringbuf_fd(&probes), fan, &run_consts, o.summary_n);
 	if (rc) {
 		fprintf(stderr, "tcpship: cannot set up the ring buffer reader: %s\n",
 			strerror(-rc));
 		rc = 1;
 		goto cleanup;
 	}
-
-	sa.sa_handler = on_stop;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = on_hup;
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);	/* a closed stdout is an EPIPE we handle */
-
+	on_signals();
 	rc = ts_fanout_start(fan);
 	if (rc) {
 		fprintf(stderr, "tcpship: cannot start output threads: %s\n", strerror(-rc));
@@ -260,42 +324,12 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "tcpship: ready: pid %d, agent_id %s, %d output%s\n", getpid(), agent_id,
 		o.n_outputs, o.n_outputs == 1 ? "" : "s");
+	/* systemd's Type=notify: started means attached and shipping */
+	sd_notify(0, "READY=1");
 
-	if (o.duration_ns)
-		end_ns = ts_now_ns(CLOCK_MONOTONIC) + o.duration_ns;
-	if (o.stats_interval_ns)
-		next_stats = ts_now_ns(CLOCK_MONOTONIC) + o.stats_interval_ns;
-	/* without per-record wake-ups the reader must look on its own: this
-	 * bounds how late a lone event can be */
-	poll_ms = o.wakeup_bytes ? 10 : 100;
-	while (!stop_requested) {
-		uint64_t now;
-		int n = ts_reader_poll(&reader, poll_ms);
+	rc = run(&o, &reader, &probes, fan);
 
-		if (n < 0 && n != -EINTR) {
-			fprintf(stderr, "tcpship: reading the ring buffer failed: %s\n",
-				strerror(-n));
-			rc = 1;
-			break;
-		}
-		if (reopen_requested) {
-			reopen_requested = 0;
-			ts_fanout_reopen(fan);
-		}
-		if (!ts_fanout_alive(fan)) {
-			if (o.verbose)
-				fprintf(stderr, "tcpship: every output is closed; stopping\n");
-			break;
-		}
-		now = ts_now_ns(CLOCK_MONOTONIC);
-		if (next_stats && now >= next_stats) {
-			report(stderr, "stats", &reader, &probes, fan);
-			next_stats = now + o.stats_interval_ns;
-		}
-		if (end_ns && now >= end_ns)
-			break;
-	}
-
+	sd_notify(0, "STOPPING=1");
 	/* no new records, then everything the ring buffer still holds */
 	ts_probes_detach(&probes);
 	ts_reader_drain(&reader);
@@ -308,6 +342,8 @@ cleanup:
 	ts_reader_free(&reader);
 	ts_probes_destroy(&probes);
 cleanup_fan:
+	if (!fan)
+		fprintf(stderr, "tcpship: out of memory\n");
 	ts_fanout_free(fan);
 	ts_config_release(&o);
 	return rc;

@@ -97,29 +97,11 @@ int ts_parse_size(const char *s, uint64_t *out)
 
 const char *ts_errno_name(int err, char buf[16])
 {
-	/* The errors a TCP socket can end with, plus the usual neighbours. */
-	static const struct { int err; const char *name; } names[] = {
-		{ EPERM, "EPERM" }, { ENOENT, "ENOENT" }, { EINTR, "EINTR" }, { EIO, "EIO" },
-		{ EBADF, "EBADF" }, { EAGAIN, "EAGAIN" }, { ENOMEM, "ENOMEM" },
-		{ EACCES, "EACCES" }, { EFAULT, "EFAULT" }, { EBUSY, "EBUSY" },
-		{ EINVAL, "EINVAL" }, { EPIPE, "EPIPE" }, { ENOSR, "ENOSR" },
-		{ EPROTO, "EPROTO" }, { EMSGSIZE, "EMSGSIZE" }, { ENOPROTOOPT, "ENOPROTOOPT" },
-		{ EPROTONOSUPPORT, "EPROTONOSUPPORT" }, { EOPNOTSUPP, "EOPNOTSUPP" },
-		{ EAFNOSUPPORT, "EAFNOSUPPORT" }, { EADDRINUSE, "EADDRINUSE" },
-		{ EADDRNOTAVAIL, "EADDRNOTAVAIL" }, { ENETDOWN, "ENETDOWN" },
-		{ ENETUNREACH, "ENETUNREACH" }, { ENETRESET, "ENETRESET" },
-		{ ECONNABORTED, "ECONNABORTED" }, { ECONNRESET, "ECONNRESET" },
-		{ ENOBUFS, "ENOBUFS" }, { EISCONN, "EISCONN" }, { ENOTCONN, "ENOTCONN" },
-		{ ESHUTDOWN, "ESHUTDOWN" }, { ETIMEDOUT, "ETIMEDOUT" },
-		{ ECONNREFUSED, "ECONNREFUSED" }, { EHOSTDOWN, "EHOSTDOWN" },
-		{ EHOSTUNREACH, "EHOSTUNREACH" }, { EALREADY, "EALREADY" },
-		{ EINPROGRESS, "EINPROGRESS" }, { EKEYEXPIRED, "EKEYEXPIRED" },
-		{ EKEYREJECTED, "EKEYREJECTED" }, { ENOKEY, "ENOKEY" },
-	};
+	/* glibc 2.32; it names 0 "0", which is no errno */
+	const char *name = err > 0 ? strerrorname_np(err) : NULL;
 
-	for (size_t i = 0; i < TS_ARRAY_SIZE(names); i++)
-		if (names[i].err == err)
-			return names[i].name;
+	if (name)
+		return name;
 	snprintf(buf, 16, "E%d", err);
 	return buf;
 }

@@ -5,8 +5,8 @@ import re
 import signal
 import subprocess
 
-from tslib import (TCPSHIP, Skip, Tcpship, at_cleanup, by, require_root, run_tcpship, sh, trig,
-                   wait_until)
+from tslib import (TCPSHIP, Skip, Tcpship, at_cleanup, by, require_root, run_tcpship, sh,
+                   tmpdir, trig, wait_until)
 
 
 def one_line_error(p, code, *words):
@@ -332,3 +332,23 @@ def test_ring_buffer_overflow_is_counted():
     # everything ours is either shipped or in the lost count
     assert len(mine) + lost >= 4 * n, (len(mine), lost)
     assert "lost_kernel_close=" in ts.stderr or "lost_kernel_connect=" in ts.stderr
+
+
+def test_systemd_notify_ready_and_stopping():
+    """Type=notify: READY=1 once attached and shipping, STOPPING=1 at the stop."""
+    require_root()
+    import socket
+    d = tmpdir()
+    path = os.path.join(d, "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(20)
+    ts = Tcpship("-o", "stdout", env={**os.environ, "NOTIFY_SOCKET": path}, ready=False)
+    msg = sock.recv(4096).decode()
+    assert "READY=1" in msg, msg
+    # it says so only once it is ready: the ready line is already there
+    ts.wait_ready(5)
+    assert ts.stop() == 0
+    msg = sock.recv(4096).decode()
+    assert "STOPPING=1" in msg, msg
+    sock.close()

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -37,6 +38,13 @@ def cleanup():
             fn()
         except Exception:  # noqa: BLE001 - cleanup must go on
             pass
+
+
+def tmpdir():
+    """A private folder, removed when the test ends."""
+    d = tempfile.mkdtemp(prefix="tcpship-test-")
+    at_cleanup(lambda: subprocess.run(["rm", "-rf", d]))
+    return d
 
 
 def require_root():
