@@ -63,3 +63,16 @@ def test_readme_output_examples_are_accepted():
         p = subprocess.run([os.path.join(ROOT, "tcpship"), "-c", cfg, "--check-config"],
                            capture_output=True, text=True, timeout=30)
         assert p.returncode == 0, (o, p.stderr)
+
+
+def test_readme_command_line_is_the_help():
+    """The README's command-line block is exactly what --help prints."""
+    block = readme_block("Usage: tcpship [OPTIONS]")
+    p = subprocess.run([os.path.join(ROOT, "tcpship"), "--help"], capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    if block != p.stdout:
+        import difflib
+        diff = "\n".join(difflib.unified_diff(block.splitlines(), p.stdout.splitlines(),
+                                              "README.md", "tcpship --help", lineterm=""))
+        raise AssertionError(f"README's command line differs from --help:\n{diff}")
