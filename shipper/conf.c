@@ -11,8 +11,6 @@
 #include "shape.h"
 #include "util.h"
 
-#define bad ts_errf
-
 static const char *type_word(struct json_object *v)
 {
 	switch (json_object_get_type(v)) {
@@ -59,10 +57,10 @@ static int range(const struct ts_opt *t, uint64_t v, const char *path, char *err
 {
 	if (v < t->min || (t->max && v > t->max)) {
 		if (t->max)
-			return bad(err, errlen, "%s: %llu is out of range (%llu..%llu)", path,
+			return ts_errf(err, errlen, "%s: %llu is out of range (%llu..%llu)", path,
 				   (unsigned long long)v, (unsigned long long)t->min,
 				   (unsigned long long)t->max);
-		return bad(err, errlen, "%s: %llu is below the minimum %llu", path,
+		return ts_errf(err, errlen, "%s: %llu is below the minimum %llu", path,
 			   (unsigned long long)v, (unsigned long long)t->min);
 	}
 	return 0;
@@ -85,20 +83,20 @@ static int set_enum(const struct ts_opt *t, int *field, struct json_object *v, c
 		n += (size_t)snprintf(choices + n, sizeof(choices) - n, "%s%s", i ? ", " : "",
 				      t->choices[i]);
 	if (jt == json_type_string)
-		return bad(err, errlen, "%s: '%s' is not one of %s", path, json_object_get_string(v),
+		return ts_errf(err, errlen, "%s: '%s' is not one of %s", path, json_object_get_string(v),
 			   choices);
-	return bad(err, errlen, "%s: must be one of %s, not %s", path, choices, type_word(v));
+	return ts_errf(err, errlen, "%s: must be one of %s, not %s", path, choices, type_word(v));
 }
 
 static int set_map(struct ts_kv *kv, struct json_object *v, const char *path, char *err,
 		   size_t errlen)
 {
 	if (json_object_get_type(v) != json_type_object)
-		return bad(err, errlen, "%s: must be an object of strings, not %s", path,
+		return ts_errf(err, errlen, "%s: must be an object of strings, not %s", path,
 			   type_word(v));
 	json_object_object_foreach(v, key, val) {
 		if (json_object_get_type(val) != json_type_string)
-			return bad(err, errlen, "%s.%s: must be a string, not %s", path, key,
+			return ts_errf(err, errlen, "%s.%s: must be a string, not %s", path, key,
 				   type_word(val));
 		char **k = realloc(kv->keys, sizeof(char *) * (size_t)(kv->n + 1));
 		char **vv = k ? realloc(kv->vals, sizeof(char *) * (size_t)(kv->n + 1)) : NULL;
@@ -128,9 +126,9 @@ static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, co
 		char **dst = (char **)field;
 
 		if (jt != json_type_string)
-			return bad(err, errlen, "%s: must be a string, not %s", path, type_word(v));
+			return ts_errf(err, errlen, "%s: must be a string, not %s", path, type_word(v));
 		if (strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
-			return bad(err, errlen, "%s: must not contain NUL bytes", path);
+			return ts_errf(err, errlen, "%s: must not contain NUL bytes", path);
 		free(*dst);
 		*dst = strdup(json_object_get_string(v));
 		return *dst ? 0 : -ENOMEM;
@@ -138,9 +136,9 @@ static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, co
 	case TS_OPT_UINT:
 		rc = json_u64(v, &u);
 		if (rc == -ERANGE)
-			return bad(err, errlen, "%s: must not be negative or that large", path);
+			return ts_errf(err, errlen, "%s: must not be negative or that large", path);
 		if (rc)
-			return bad(err, errlen, "%s: must be a whole number, not %s", path,
+			return ts_errf(err, errlen, "%s: must be a whole number, not %s", path,
 				   type_word(v));
 		if ((rc = range(t, u, path, err, errlen)))
 			return rc;
@@ -149,11 +147,11 @@ static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, co
 	case TS_OPT_SIZE:
 		if (jt == json_type_string) {
 			if (ts_parse_size(json_object_get_string(v), &u))
-				return bad(err, errlen,
+				return ts_errf(err, errlen,
 					   "%s: '%s' is not a size (like 4096, 64KiB, 100MiB)", path,
 					   json_object_get_string(v));
 		} else if (json_u64(v, &u)) {
-			return bad(err, errlen, "%s: must be a size (4096 or \"64KiB\"), not %s",
+			return ts_errf(err, errlen, "%s: must be a size (4096 or \"64KiB\"), not %s",
 				   path, type_word(v));
 		}
 		if ((rc = range(t, u, path, err, errlen)))
@@ -163,17 +161,17 @@ static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, co
 	case TS_OPT_DURATION:
 		if (jt == json_type_string) {
 			if (ts_parse_duration_ns(json_object_get_string(v), 1000000000ULL, &u))
-				return bad(err, errlen,
+				return ts_errf(err, errlen,
 					   "%s: '%s' is not a duration (like 500ms, 2s, 1m)", path,
 					   json_object_get_string(v));
 		} else if (jt == json_type_int || jt == json_type_double) {
 			double d = json_object_get_double(v);
 
 			if (d < 0 || d > 1e9)
-				return bad(err, errlen, "%s: %g is not a duration", path, d);
+				return ts_errf(err, errlen, "%s: %g is not a duration", path, d);
 			u = (uint64_t)(d * 1e9);
 		} else {
-			return bad(err, errlen, "%s: must be a duration (\"500ms\" or seconds), not %s",
+			return ts_errf(err, errlen, "%s: must be a duration (\"500ms\" or seconds), not %s",
 				   path, type_word(v));
 		}
 		if ((rc = range(t, u, path, err, errlen)))
@@ -182,7 +180,7 @@ static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, co
 		return 0;
 	case TS_OPT_BOOL:
 		if (jt != json_type_boolean)
-			return bad(err, errlen, "%s: must be true or false, not %s", path,
+			return ts_errf(err, errlen, "%s: must be true or false, not %s", path,
 				   type_word(v));
 		*(bool *)field = json_object_get_boolean(v);
 		return 0;
@@ -190,12 +188,12 @@ static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, co
 		return set_enum(t, (int *)field, v, path, err, errlen);
 	case TS_OPT_OBJECT:
 		if (jt != json_type_object)
-			return bad(err, errlen, "%s: must be an object, not %s", path, type_word(v));
+			return ts_errf(err, errlen, "%s: must be an object, not %s", path, type_word(v));
 		return ts_conf_apply(t->sub, field, v, path, err, errlen);
 	case TS_OPT_MAP:
 		return set_map((struct ts_kv *)field, v, path, err, errlen);
 	}
-	return bad(err, errlen, "%s: unsupported option type", path);
+	return ts_errf(err, errlen, "%s: unsupported option type", path);
 }
 
 int ts_conf_apply(const struct ts_opt *t, void *conf, struct json_object *obj, const char *path,
@@ -214,7 +212,7 @@ int ts_conf_apply(const struct ts_opt *t, void *conf, struct json_object *obj, c
 			char keys[512];
 
 			known_keys(t, keys, sizeof(keys));
-			return bad(err, errlen, "%s: unknown key (known here: %s)", sub, keys);
+			return ts_errf(err, errlen, "%s: unknown key (known here: %s)", sub, keys);
 		}
 		rc = set_one(o, conf, v, sub, err, errlen);
 		if (rc)
@@ -278,17 +276,17 @@ int ts_output_conf(const struct ts_output_req *req, const struct ts_output_ops *
 	if (req->spec) {
 		ops = ts_output_find(req->spec);
 		if (!ops)
-			return bad(err, errlen, "%s: unknown output (known: stdout, file:PATH, "
+			return ts_errf(err, errlen, "%s: unknown output (known: stdout, file:PATH, "
 				   "syslog, syslog://HOST:PORT, syslog+tcp://, syslog+tls://, "
 				   "syslog+unix://PATH, http://, https://)", req->where);
 	} else {
 		if (!json_object_object_get_ex(req->obj, "type", &type) ||
 		    json_object_get_type(type) != json_type_string)
-			return bad(err, errlen, "%s.type: missing (stdout, file, syslog, ...)",
+			return ts_errf(err, errlen, "%s.type: missing (stdout, file, syslog, ...)",
 				   req->where);
 		ops = ts_output_by_type(json_object_get_string(type));
 		if (!ops)
-			return bad(err, errlen, "%s.type: unknown output type '%s'", req->where,
+			return ts_errf(err, errlen, "%s.type: unknown output type '%s'", req->where,
 				   json_object_get_string(type));
 	}
 	conf = calloc(1, ops->conf_size ? ops->conf_size : 1);
@@ -327,7 +325,7 @@ int ts_output_conf(const struct ts_output_req *req, const struct ts_output_ops *
 				char keys[512];
 
 				known_keys(ops->opts ? ops->opts : none, keys, sizeof(keys));
-				rc = bad(err, errlen, "%s: unknown key (known for %s outputs: "
+				rc = ts_errf(err, errlen, "%s: unknown key (known for %s outputs: "
 					 "type, queue%s%s)", path, ops->type, *keys ? ", " : "", keys);
 				break;
 			}
@@ -354,11 +352,11 @@ static int set_outputs(struct ts_options *o, struct json_object *v, const char *
 	size_t n;
 
 	if (json_object_get_type(v) != json_type_array)
-		return bad(err, errlen, "%s: must be an array of outputs, not %s", path,
+		return ts_errf(err, errlen, "%s: must be an array of outputs, not %s", path,
 			   type_word(v));
 	n = json_object_array_length(v);
 	if (n > TS_MAX_OUTPUTS)
-		return bad(err, errlen, "%s: at most %d outputs", path, TS_MAX_OUTPUTS);
+		return ts_errf(err, errlen, "%s: at most %d outputs", path, TS_MAX_OUTPUTS);
 	o->n_outputs = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(v, i);
@@ -366,7 +364,7 @@ static int set_outputs(struct ts_options *o, struct json_object *v, const char *
 
 		snprintf(r->where, sizeof(r->where), "%s[%zu]", path, i);
 		if (json_object_get_type(e) != json_type_object)
-			return bad(err, errlen, "%s: must be an object with a \"type\", not %s",
+			return ts_errf(err, errlen, "%s: must be an object with a \"type\", not %s",
 				   r->where, type_word(e));
 		r->spec = NULL;
 		r->obj = e;
@@ -414,7 +412,7 @@ int ts_config_load(const char *file, struct ts_options *o, char *err, size_t err
 	int rc = 0;
 
 	if (!f)
-		return bad(err, errlen, "%s: cannot open: %s", file, strerror(errno));
+		return ts_errf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
 	for (;;) {
 		if (len + 4096 > cap) {
 			char *p;
@@ -423,7 +421,7 @@ int ts_config_load(const char *file, struct ts_options *o, char *err, size_t err
 			if (cap > (16u << 20) || !(p = realloc(text, cap))) {
 				fclose(f);
 				free(text);
-				return bad(err, errlen, "%s: too large for a config file", file);
+				return ts_errf(err, errlen, "%s: too large for a config file", file);
 			}
 			text = p;
 		}
@@ -436,7 +434,7 @@ int ts_config_load(const char *file, struct ts_options *o, char *err, size_t err
 	if (ferror(f)) {
 		fclose(f);
 		free(text);
-		return bad(err, errlen, "%s: cannot read: %s", file, strerror(errno));
+		return ts_errf(err, errlen, "%s: cannot read: %s", file, strerror(errno));
 	}
 	fclose(f);
 	text[len] = 0;
@@ -456,13 +454,13 @@ int ts_config_load(const char *file, struct ts_options *o, char *err, size_t err
 				col++;
 			}
 		}
-		rc = bad(err, errlen, "%s: line %zu, column %zu: invalid JSON: %s", file, line,
+		rc = ts_errf(err, errlen, "%s: line %zu, column %zu: invalid JSON: %s", file, line,
 			 col, json_tokener_error_desc(jerr));
 		json_object_put(root);
 		goto out;
 	}
 	if (json_object_get_type(root) != json_type_object) {
-		rc = bad(err, errlen, "%s: the top level must be an object, not %s", file,
+		rc = ts_errf(err, errlen, "%s: the top level must be an object, not %s", file,
 			 type_word(root));
 		json_object_put(root);
 		goto out;

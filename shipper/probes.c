@@ -85,17 +85,6 @@ static uint32_t groups_for(unsigned type)
 	return 0;
 }
 
-__attribute__((format(printf, 4, 5)))
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 /* ---- preflight ---- */
 
 static bool has_cap(const struct __user_cap_data_struct d[2], int cap)
@@ -110,14 +99,14 @@ int ts_probes_preflight(const struct ts_options *o, char *err, size_t errlen)
 	const char *btf = o->btf_path ? o->btf_path : "/sys/kernel/btf/vmlinux";
 
 	if (syscall(SYS_capget, &h, d))
-		return fail(err, errlen, -errno, "cannot read own capabilities: %s",
+		return ts_err(err, errlen, -errno, "cannot read own capabilities: %s",
 			    strerror(errno));
 	if (!has_cap(d, CAP_SYS_ADMIN) && !(has_cap(d, CAP_BPF) && has_cap(d, CAP_PERFMON)))
-		return fail(err, errlen, -EPERM,
+		return ts_err(err, errlen, -EPERM,
 			    "needs root, or CAP_BPF and CAP_PERFMON, to load BPF programs "
 			    "(running as uid %u without them)", getuid());
 	if (access(btf, R_OK))
-		return fail(err, errlen, -ENOENT,
+		return ts_err(err, errlen, -ENOENT,
 			    o->btf_path ? "cannot read BTF file %s: %s"
 					: "no kernel BTF at %s (%s): the kernel needs "
 					  "CONFIG_DEBUG_INFO_BTF=y, or give --btf FILE",
@@ -346,7 +335,7 @@ static struct tcpship_bpf *open_skel(const struct ts_options *o, char *err, size
 	struct bpf_program *prog;
 
 	if (!skel) {
-		fail(err, errlen, -errno, "cannot open the BPF object: %s", strerror(errno));
+		ts_err(err, errlen, -errno, "cannot open the BPF object: %s", strerror(errno));
 		return NULL;
 	}
 	bpf_object__for_each_program(prog, skel->obj)
@@ -415,13 +404,13 @@ static int attach_set(struct ts_probes *p, int g, int s, char *err, size_t errle
 		if (!link) {
 			int rc = -errno;
 
-			return fail(err, errlen, rc, "%s: %s (%s) cannot attach: %s",
+			return ts_err(err, errlen, rc, "%s: %s (%s) cannot attach: %s",
 				    groups[g].name, groups[g].set[s].desc,
 				    bpf_program__section_name(prog), strerror(-rc));
 		}
 		if (p->n_links == (int)TS_ARRAY_SIZE(p->links)) {
 			bpf_link__destroy(link);
-			return fail(err, errlen, -E2BIG, "too many links");
+			return ts_err(err, errlen, -E2BIG, "too many links");
 		}
 		p->linked[p->n_links] = prog;
 		p->links[p->n_links++] = link;
@@ -436,6 +425,59 @@ static void unload(struct ts_probes *p)
 	p->skel = NULL;
 }
 
+/* A hook set per group the events need: the kprobe where it can attach
+ * (unless told otherwise), else the tracepoint; none if neither can. */
+static int choose_sets(struct ts_probes *p, struct env *e, const struct ts_options *o,
+		       const bool *kprobe_failed, char why[][256], char *err, size_t errlen)
+{
+	uint32_t need = 0;
+
+	for (unsigned t = 1; t < TS_TYPE_MAX; t++)
+		if (o->type_mask & T(t))
+			need |= groups_for(t);
+	for (int g = 0; g < TS_G_MAX; g++) {
+		p->chosen[g] = TS_SET_NONE;
+		why[g][0] = 0;
+		if (!(need & T(g)))
+			continue;
+		if (o->probes != TS_PROBES_TRACEPOINT && !kprobe_failed[g] &&
+		    set_available(e, p->skel->obj, g, TS_SET_KPROBE, why[g], 256))
+			p->chosen[g] = TS_SET_KPROBE;
+		else if (o->probes == TS_PROBES_KPROBE)
+			return ts_err(err, errlen, -ENOTSUP,
+				      "--probes kprobe: %s: %s cannot attach: %s", groups[g].name,
+				      groups[g].set[TS_SET_KPROBE].desc, why[g]);
+		else if (set_available(e, p->skel->obj, g, TS_SET_TP, why[g], 256))
+			p->chosen[g] = TS_SET_TP;
+		else if (o->probes == TS_PROBES_TRACEPOINT)
+			return ts_err(err, errlen, -ENOTSUP,
+				      "--probes tracepoint: %s: %s cannot attach: %s", groups[g].name,
+				      groups[g].set[TS_SET_TP].desc, why[g]);
+	}
+	return 0;
+}
+
+/* The events of mask whose groups all have a set; say once which not. */
+static uint32_t served(const struct ts_probes *p, uint32_t mask, char why[][256], bool say)
+{
+	for (unsigned t = 1; t < TS_TYPE_MAX; t++) {
+		uint32_t gs = groups_for(t);
+
+		if (!(mask & T(t)))
+			continue;
+		for (int g = 0; g < TS_G_MAX; g++)
+			if ((gs & T(g)) && p->chosen[g] == TS_SET_NONE) {
+				if (say)
+					fprintf(stderr, "tcpship: %s events are not available "
+						"here: %s: %s\n", ts_type_name(t), groups[g].name,
+						why[g]);
+				mask &= ~T(t);
+				break;
+			}
+	}
+	return mask;
+}
+
 int ts_probes_start(struct ts_probes *p, const struct ts_options *o, char *err, size_t errlen)
 {
 	bool kprobe_failed[TS_G_MAX] = {};
@@ -447,7 +489,7 @@ int ts_probes_start(struct ts_probes *p, const struct ts_options *o, char *err, 
 	env_init(&e, o);
 
 	for (int round = 0; round < 3; round++) {
-		uint32_t need = 0, mask = o->type_mask;
+		uint32_t mask = o->type_mask;
 		char why[TS_G_MAX][256];
 
 		p->skel = open_skel(o, err, errlen);
@@ -455,52 +497,12 @@ int ts_probes_start(struct ts_probes *p, const struct ts_options *o, char *err, 
 			rc = -EINVAL;
 			goto out;
 		}
-		for (unsigned t = 1; t < TS_TYPE_MAX; t++)
-			if (mask & T(t))
-				need |= groups_for(t);
-		/* choose a set per group */
-		for (int g = 0; g < TS_G_MAX; g++) {
-			p->chosen[g] = TS_SET_NONE;
-			why[g][0] = 0;
-			if (!(need & T(g)))
-				continue;
-			if (o->probes != TS_PROBES_TRACEPOINT && !kprobe_failed[g] &&
-			    set_available(&e, p->skel->obj, g, TS_SET_KPROBE, why[g], sizeof(why[g])))
-				p->chosen[g] = TS_SET_KPROBE;
-			else if (o->probes == TS_PROBES_KPROBE) {
-				rc = fail(err, errlen, -ENOTSUP,
-					  "--probes kprobe: %s: %s cannot attach: %s", groups[g].name,
-					  groups[g].set[TS_SET_KPROBE].desc, why[g]);
-				goto out;
-			} else if (set_available(&e, p->skel->obj, g, TS_SET_TP, why[g],
-						 sizeof(why[g])))
-				p->chosen[g] = TS_SET_TP;
-			else if (o->probes == TS_PROBES_TRACEPOINT) {
-				rc = fail(err, errlen, -ENOTSUP,
-					  "--probes tracepoint: %s: %s cannot attach: %s",
-					  groups[g].name, groups[g].set[TS_SET_TP].desc, why[g]);
-				goto out;
-			}
-		}
-		/* drop the events whose hooks are all missing, and say so */
-		for (unsigned t = 1; t < TS_TYPE_MAX; t++) {
-			uint32_t gs = groups_for(t);
-
-			if (!(mask & T(t)))
-				continue;
-			for (int g = 0; g < TS_G_MAX; g++)
-				if ((gs & T(g)) && p->chosen[g] == TS_SET_NONE) {
-					if (round == 0)
-						fprintf(stderr,
-							"tcpship: %s events are not available here: "
-							"%s: %s\n",
-							ts_type_name(t), groups[g].name, why[g]);
-					mask &= ~T(t);
-					break;
-				}
-		}
+		rc = choose_sets(p, &e, o, kprobe_failed, why, err, errlen);
+		if (rc)
+			goto out;
+		mask = served(p, mask, why, round == 0);
 		if (!mask) {
-			rc = fail(err, errlen, -ENOTSUP,
+			rc = ts_err(err, errlen, -ENOTSUP,
 				  "none of the requested events can be traced on this kernel");
 			goto out;
 		}
@@ -511,7 +513,7 @@ int ts_probes_start(struct ts_probes *p, const struct ts_options *o, char *err, 
 		configure(p->skel, o, mask, p->chosen[TS_G_CONNECT] == TS_SET_TP);
 		rc = tcpship_bpf__load(p->skel);
 		if (rc) {
-			rc = fail(err, errlen, rc,
+			rc = ts_err(err, errlen, rc,
 				  "loading the BPF programs failed: %s (-vv shows the verifier's log)",
 				  strerror(-rc));
 			goto out;
