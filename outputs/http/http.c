@@ -83,8 +83,6 @@ static int worker_options(const struct ts_http *p, struct ts_http_worker *w)
 	SET(CURLOPT_ERRORBUFFER, w->errbuf);
 	SET(CURLOPT_WRITEFUNCTION, ts_http_on_body);
 	SET(CURLOPT_WRITEDATA, w);
-	SET(CURLOPT_HEADERFUNCTION, ts_http_on_header);
-	SET(CURLOPT_HEADERDATA, w);
 	/* "": none, not http_proxy and friends */
 	SET(CURLOPT_PROXY, c->proxy ? c->proxy : "");
 	if (p->https) {

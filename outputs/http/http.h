@@ -14,7 +14,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 #include <zlib.h>
 
 #include "http/format.h"
@@ -72,7 +71,6 @@ struct ts_http_worker {
 	char errbuf[CURL_ERROR_SIZE];
 	struct ts_buf body, zbody, resp;
 	size_t resp_cap;
-	char retry_after[64];
 	struct ts_gz gz;
 	void *scratch;
 	struct ts_http_unit unit;
@@ -133,10 +131,8 @@ char *ts_http_json_str(const char *s);
 /* The body of u into out, by the format (w's scratch). */
 int ts_http_build(const struct ts_http *p, struct ts_http_worker *w, const struct ts_http_body *u,
 		  struct ts_buf *out);
-/* libcurl's callbacks: the answer's body (kept up to w->resp_cap), and
- * its Retry-After header */
+/* libcurl's write callback: the answer's body, kept up to w->resp_cap */
 size_t ts_http_on_body(char *data, size_t size, size_t nmemb, void *w);
-size_t ts_http_on_header(char *data, size_t size, size_t nmemb, void *w);
 /* One request for u (built and sent), and what its answer means for the
  * core: delivered, retried, dropped. Counts and logs. */
 enum ts_out_result ts_http_request(struct ts_output *o, struct ts_http_worker *w,
@@ -145,11 +141,11 @@ enum ts_out_result ts_http_request(struct ts_output *o, struct ts_http_worker *w
  * (other 4xx, 3xx, 1xx, 0) TS_OUT_DROP. Transport errors never get here:
  * they are always TS_OUT_RETRY. */
 enum ts_out_result ts_http_classify(long status);
-/* Retry-After: delay-seconds or an HTTP-date (IMF-fixdate, RFC 850,
- * asctime), relative to now. A date in the past is 0. Values are capped at
- * TS_HTTP_RETRY_AFTER_MAX_S. false if the value is neither. */
+/* Retry-After as libcurl gives it (CURLINFO_RETRY_AFTER: seconds, negative
+ * for a date in the past, 0 for none) made a wait: 0 to
+ * TS_HTTP_RETRY_AFTER_MAX_S seconds. */
 #define TS_HTTP_RETRY_AFTER_MAX_S 600
-bool ts_http_retry_after(const char *value, time_t now, uint64_t *ns);
+uint64_t ts_http_retry_after_clamp(curl_off_t s);
 int ts_http_gzip(struct ts_gz *z, const void *in, size_t len, struct ts_buf *out);
 void ts_http_gzip_free(struct ts_gz *z);
 /* curl's error for the exit line ("connect", "timeout", ...) */

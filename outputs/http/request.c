@@ -3,7 +3,7 @@
  * One request and what its answer means. The sink classifies, the core
  * retries (fluent-bit's split): 2xx delivered; 408, 429, 5xx and transport
  * errors retried with the core's backoff, stretched to what Retry-After
- * asks; any other status dropped and counted. A format that reads its
+ * asks (up to a cap: a collector cannot park the sink for a day); any other status dropped and counted. A format that reads its
  * answer item by item (the Elasticsearch bulk answer) gets a retry of only
  * the items refused for now; an item refused for good is dropped alone.
  *
@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "http/http.h"
 
@@ -30,55 +29,12 @@ enum ts_out_result ts_http_classify(long status)
 	return TS_OUT_DROP;
 }
 
-bool ts_http_retry_after(const char *value, time_t now, uint64_t *ns)
+uint64_t ts_http_retry_after_clamp(curl_off_t s)
 {
-	static const char *const dates[] = {
-		"%a, %d %b %Y %H:%M:%S GMT",	/* IMF-fixdate (RFC 9110) */
-		"%A, %d-%b-%y %H:%M:%S GMT",	/* obsolete RFC 850 */
-		"%a %b %e %H:%M:%S %Y",		/* asctime() */
-	};
-	char buf[64];
-	size_t n;
-	uint64_t s;
-
-	while (*value == ' ' || *value == '\t')
-		value++;
-	n = strlen(value);
-	while (n && (value[n - 1] == ' ' || value[n - 1] == '\t' || value[n - 1] == '\r' ||
-		     value[n - 1] == '\n'))
-		n--;
-	if (!n || n >= sizeof(buf))
-		return false;
-	memcpy(buf, value, n);
-	buf[n] = 0;
-	if (strspn(buf, "0123456789") == n) {
-		/* more digits than a year of seconds needs is still "a long time" */
-		s = n > 9 ? TS_HTTP_RETRY_AFTER_MAX_S : strtoull(buf, NULL, 10);
-	} else {
-		bool ok = false;
-
-		for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]) && !ok; i++) {
-			struct tm tm;
-			const char *e;
-
-			memset(&tm, 0, sizeof(tm));
-			e = strptime(buf, dates[i], &tm);
-			if (e && !*e) {
-				time_t t = timegm(&tm);
-
-				if (t == (time_t)-1)
-					return false;
-				s = t > now ? (uint64_t)(t - now) : 0;
-				ok = true;
-			}
-		}
-		if (!ok)
-			return false;
-	}
-	if (s > TS_HTTP_RETRY_AFTER_MAX_S)
-		s = TS_HTTP_RETRY_AFTER_MAX_S;
-	*ns = s * 1000000000ULL;
-	return true;
+	/* a date in the past comes as a negative delay */
+	if (s < 0)
+		return 0;
+	return s > TS_HTTP_RETRY_AFTER_MAX_S ? TS_HTTP_RETRY_AFTER_MAX_S : (uint64_t)s;
 }
 
 int ts_http_gzip(struct ts_gz *z, const void *in, size_t len, struct ts_buf *out)
@@ -157,29 +113,6 @@ size_t ts_http_on_body(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-size_t ts_http_on_header(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct ts_http_worker *w = arg;
-	size_t n = size * nmemb;
-
-	if (n > 12 && !strncasecmp(data, "Retry-After:", 12)) {
-		const char *v = data + 12, *end = data + n;
-		size_t len;
-
-		while (v < end && (*v == ' ' || *v == '\t'))
-			v++;
-		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
-				   end[-1] == '\t'))
-			end--;
-		len = (size_t)(end - v);
-		if (len >= sizeof(w->retry_after))
-			len = sizeof(w->retry_after) - 1;
-		memcpy(w->retry_after, v, len);
-		w->retry_after[len] = 0;
-	}
-	return n;
-}
-
 /* ------------------------------------------------------------ logging */
 
 static bool once(_Atomic unsigned char *flag)
@@ -231,18 +164,20 @@ static enum ts_out_result status_retry(struct ts_output *o, struct ts_http_worke
 				       long status)
 {
 	struct ts_http *p = o->priv;
-	char rav[64], ex[RESP_EXCERPT];
-	uint64_t ns;
-	bool ra = w->retry_after[0] && ts_http_retry_after(w->retry_after, time(NULL), &ns);
+	char ra[40] = "", ex[RESP_EXCERPT];
+	curl_off_t asked = 0;
+	uint64_t s;
 
-	if (ra)
-		ts_out_retry_after(ns);
+	/* libcurl reads both forms (seconds, HTTP-date) and says 0 for none */
+	curl_easy_getinfo(w->curl, CURLINFO_RETRY_AFTER, &asked);
+	s = ts_http_retry_after_clamp(asked);
+	if (s) {
+		ts_out_retry_after(s * 1000000000ULL);
+		snprintf(ra, sizeof(ra), ", Retry-After %llu", (unsigned long long)s);
+	}
 	atomic_fetch_add(&p->st.failing, 1);
 	if (once(&p->st.said_status[status % 600]))
-		ts_output_log(o, "HTTP %ld%s%s; retrying with backoff: %s", status,
-			      ra ? ", Retry-After " : "",
-			      ra ? ts_printable(rav, sizeof(rav), w->retry_after,
-						strlen(w->retry_after)) : "",
+		ts_output_log(o, "HTTP %ld%s; retrying with backoff: %s", status, ra,
 			      excerpt(p, w, ex, sizeof(ex)));
 	return TS_OUT_RETRY;
 }
@@ -270,7 +205,6 @@ static enum ts_out_result post(struct ts_output *o, struct ts_http_worker *w, ui
 	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, data);
 	w->resp.len = 0;
-	w->retry_after[0] = 0;
 	w->errbuf[0] = 0;
 	e = curl_easy_perform(w->curl);
 	atomic_fetch_add(&p->st.requests, 1);
