@@ -110,12 +110,13 @@ static int worker_init(const struct ts_http *p, struct ts_http_worker *w, char *
 	const struct ts_http_conf *c = p->conf;
 	int e;
 
-	w->gz.level = (int)c->compression_level;
 	/* an answer read item by item is read whole: ~1 KiB per item, bounded */
 	w->resp_cap = RESP_KEEP_SMALL;
 	if (p->fmt->answer)
 		w->resp_cap = c->max_events > 255000 ? 256ULL << 20
 						     : (1ULL << 20) + c->max_events * 1024;
+	if (p->gzip && !(w->gz = libdeflate_alloc_compressor((int)c->compression_level)))
+		return ts_err(err, errlen, -ENOMEM, "out of memory");
 	w->curl = curl_easy_init();
 	if (!w->curl)
 		return ts_err(err, errlen, -ENOMEM, "cannot make a libcurl handle");
@@ -133,7 +134,8 @@ static void worker_free(struct ts_http_worker *w)
 	ts_buf_free(&w->body);
 	ts_buf_free(&w->zbody);
 	ts_buf_free(&w->resp);
-	ts_http_gzip_free(&w->gz);
+	if (w->gz)
+		libdeflate_free_compressor(w->gz);
 	free(w->scratch);
 	ts_http_unit_free(&w->unit);
 	memset(w, 0, sizeof(*w));

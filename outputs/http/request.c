@@ -37,43 +37,16 @@ uint64_t ts_http_retry_after_clamp(curl_off_t s)
 	return s > TS_HTTP_RETRY_AFTER_MAX_S ? TS_HTTP_RETRY_AFTER_MAX_S : (uint64_t)s;
 }
 
-int ts_http_gzip(struct ts_gz *z, const void *in, size_t len, struct ts_buf *out)
+int ts_http_gzip(struct libdeflate_compressor *c, const void *in, size_t len,
+		 struct ts_buf *out)
 {
-	uLong bound;
-	int rc;
+	size_t bound = libdeflate_gzip_compress_bound(c, len);
 
-	if (len > 0xffffffffUL)
-		return -E2BIG;
-	if (!z->ready) {
-		memset(&z->zs, 0, sizeof(z->zs));
-		/* 16 + window bits: a gzip wrapper, not zlib's */
-		if (deflateInit2(&z->zs, z->level ? z->level : Z_DEFAULT_COMPRESSION, Z_DEFLATED,
-				 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-			return -ENOMEM;
-		z->ready = true;
-	} else if (deflateReset(&z->zs) != Z_OK) {
-		return -EIO;
-	}
-	bound = deflateBound(&z->zs, (uLong)len);
 	out->len = 0;
 	if (ts_buf_reserve(out, bound))
 		return -ENOMEM;
-	z->zs.next_in = (Bytef *)(uintptr_t)in;
-	z->zs.avail_in = (uInt)len;
-	z->zs.next_out = (Bytef *)out->p;
-	z->zs.avail_out = (uInt)bound;
-	rc = deflate(&z->zs, Z_FINISH);
-	if (rc != Z_STREAM_END)
-		return -EIO;
-	out->len = z->zs.total_out;
-	return 0;
-}
-
-void ts_http_gzip_free(struct ts_gz *z)
-{
-	if (z->ready)
-		deflateEnd(&z->zs);
-	z->ready = false;
+	out->len = libdeflate_gzip_compress(c, in, len, out->p, bound);
+	return out->len ? 0 : -EIO;
 }
 
 const char *ts_http_curl_name(int e, char buf[16])
@@ -194,7 +167,7 @@ static enum ts_out_result post(struct ts_output *o, struct ts_http_worker *w, ui
 	CURLcode e;
 
 	if (p->gzip) {
-		if (ts_http_gzip(&w->gz, w->body.p, w->body.len, &w->zbody)) {
+		if (ts_http_gzip(w->gz, w->body.p, w->body.len, &w->zbody)) {
 			if (once(&p->st.said_nomem))
 				ts_output_log(o, "cannot compress a request: out of memory; retrying");
 			return TS_OUT_RETRY;

@@ -332,19 +332,22 @@ static bool gunzip(const struct ts_buf *in, char *out, size_t cap, size_t *len)
 	return rc == Z_STREAM_END && zs.avail_in == 0;
 }
 
+/* libdeflate compresses; zlib's inflate reading it back proves the gzip
+ * container (RFC 1952: header, CRC-32, length), not just the deflate data */
 TEST(http_gzip_round_trip)
 {
-	struct ts_gz z = { .level = 1 };
+	struct libdeflate_compressor *z = libdeflate_alloc_compressor(1);
 	struct ts_buf out = { 0 };
 	static char in[200000], back[200001];
 	size_t len;
 
+	CHECK(z);
 	for (size_t i = 0; i < sizeof(in); i++)
 		in[i] = "{\"type\":\"connect\",\"seq\":12345}\n"[i % 31];
 	for (int round = 0; round < 3; round++) {
 		size_t n = round == 1 ? 0 : sizeof(in) - (size_t)round * 1000;
 
-		CHECK_INT(ts_http_gzip(&z, in, n, &out), 0);
+		CHECK_INT(ts_http_gzip(z, in, n, &out), 0);
 		/* a gzip member: magic, deflate */
 		CHECK(out.len >= 18 && (unsigned char)out.p[0] == 0x1f &&
 		      (unsigned char)out.p[1] == 0x8b && out.p[2] == 8);
@@ -353,7 +356,7 @@ TEST(http_gzip_round_trip)
 		if (n)
 			CHECKF(out.len * 20 < n, "ratio %zu/%zu", out.len, n);
 	}
-	ts_http_gzip_free(&z);
+	libdeflate_free_compressor(z);
 	ts_buf_free(&out);
 }
 
