@@ -78,7 +78,7 @@ void ts_http_conf_init(void *conf)
 {
 	struct ts_http_conf *c = conf;
 
-	c->format = 0;
+	c->format = 0;		/* the first of TS_HTTP_FORMATS: ndjson */
 	c->compression = TS_HTTP_COMP_NONE;
 	/* ~14x on tcpship's lines; higher levels buy little for much more CPU */
 	c->compression_level = 1;

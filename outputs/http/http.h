@@ -10,10 +10,10 @@
 #define TS_HTTP_H
 
 #include <curl/curl.h>
+#include <libdeflate.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <libdeflate.h>
 #include <stdint.h>
 
 #include "http/format.h"
@@ -126,8 +126,9 @@ int ts_http_build(const struct ts_http *p, struct ts_http_worker *w, const struc
 		  struct ts_buf *out);
 /* libcurl's write callback: the answer's body, kept up to w->resp_cap */
 size_t ts_http_on_body(char *data, size_t size, size_t nmemb, void *w);
-/* One request for u (built and sent), and what its answer means for the
- * core: delivered, retried, dropped. Counts and logs. */
+/* The write of recs [from, from + n) of b: one request built and sent,
+ * and what its answer means for the core (delivered, retried, dropped).
+ * Counts and logs. */
 enum ts_out_result ts_http_request(struct ts_output *o, struct ts_http_worker *w,
 				   const struct ts_batch *b, uint32_t from, uint32_t n);
 /* A whole answer: 2xx TS_OUT_OK; 408, 429, 5xx TS_OUT_RETRY; anything else

@@ -3,9 +3,10 @@
  * One request and what its answer means. The sink classifies, the core
  * retries (fluent-bit's split): 2xx delivered; 408, 429, 5xx and transport
  * errors retried with the core's backoff, stretched to what Retry-After
- * asks (up to a cap: a collector cannot park the sink for a day); any other status dropped and counted. A format that reads its
- * answer item by item (the Elasticsearch bulk answer) gets a retry of only
- * the items refused for now; an item refused for good is dropped alone.
+ * asks (up to a cap: one answer must not park the sink for a day); any
+ * other status dropped and counted. A format that reads its answer item
+ * by item (the Elasticsearch bulk answer) gets a retry of only the items
+ * refused for now; an item refused for good is dropped alone.
  *
  * Failures are logged once per status (or curl error) until the collector
  * answers again, so an outage is a few lines and not one per retry; an
