@@ -40,9 +40,11 @@ int ts_secret_from_file(const char *key, const char *path, char **out, char *err
 	buf[n] = 0;
 	buf[strcspn(buf, "\r\n")] = 0;
 	if (!buf[0] || (size_t)n == sizeof(buf) - 1) {
+		/* a file of just a line end is empty too */
+		const char *why = !buf[0] ? "empty" : "too long for a secret";
+
 		explicit_bzero(buf, sizeof(buf));
-		return ts_errf(err, errlen, "%s: %s is %s", key, path,
-			       n ? "too long for a secret" : "empty");
+		return ts_errf(err, errlen, "%s: %s is %s", key, path, why);
 	}
 	*out = strdup(buf);
 	explicit_bzero(buf, sizeof(buf));

@@ -47,7 +47,13 @@ int ts_url_parse(const char *url, bool any_scheme, struct ts_url *u, char *err, 
 		return ts_err(err, errlen, -ENOMEM, "out of memory");
 	e = curl_url_set(h, CURLUPART_URL, url, flags);
 	if (e != CURLUE_OK) {
-		rc = ts_errf(err, errlen, "not a URL: %s", curl_url_strerror(e));
+		/* the two mistakes people make, in the words of the checks below */
+		if (e == CURLUE_NO_HOST)
+			rc = ts_errf(err, errlen, "no host in the URL");
+		else if (e == CURLUE_BAD_PORT_NUMBER)
+			rc = ts_errf(err, errlen, "the port must be a number from 1 to 65535");
+		else
+			rc = ts_errf(err, errlen, "not a URL: %s", curl_url_strerror(e));
 		goto out;
 	}
 	part(h, CURLUPART_SCHEME, u->scheme, sizeof(u->scheme));
@@ -61,8 +67,15 @@ int ts_url_parse(const char *url, bool any_scheme, struct ts_url *u, char *err, 
 		memmove(u->host, u->host + 1, n - 2);
 		u->host[n - 2] = 0;
 	}
-	if (part(h, CURLUPART_PORT, port, sizeof(port)))
+	if (part(h, CURLUPART_PORT, port, sizeof(port))) {
 		u->port = (unsigned)strtoul(port, NULL, 10);
+		/* curl takes :0, which nothing listens on (and port 0 here
+		 * means "none given") */
+		if (!u->port) {
+			rc = ts_errf(err, errlen, "the port must be a number from 1 to 65535");
+			goto out;
+		}
+	}
 	if (!part(h, CURLUPART_PATH, u->path, sizeof(u->path))) {
 		rc = ts_errf(err, errlen, "the URL's path is too long");
 		goto out;

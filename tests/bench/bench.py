@@ -26,7 +26,8 @@ compression: what gzip costs) and `tcpship wakeup0` (a reader wake-up per
 event). A peer that cannot run (not installed, no headers, fails to start)
 is a row saying why, never dropped. Then a pingpong section (persistent
 connections, send/recv events on with -e all, and with --min-latency 1ms),
-then the user-space micro-benchmarks (.output/bench/encbench) and the HTTP
+then the user-space micro-benchmarks (.output/bench/encbench, and gzip of
+request bodies by zlib and libdeflate from httpbench) and the HTTP
 output's throughput to a discard server (.output/bench/httpbench), and the
 targets of issue 6 with PASS / MISS (and the measured gap) each.
 
@@ -1492,6 +1493,15 @@ def run_httpbench(o):
     return js, err
 
 
+def gzip_row(g):
+    """zlib against libdeflate on the same request bodies: the sink uses
+    whichever is faster for the same ratio."""
+    z, d = g["zlib"], g["libdeflate"]
+    return (f"gzip of a {g['body_bytes'] / 2**20:.0f} MiB request body of tcpship's lines, "
+            f"level {g['level']}: zlib {z['mb_per_s']:,.0f} MB/s ({z['ratio']:.1f}x), "
+            f"libdeflate {d['mb_per_s']:,.0f} MB/s ({d['ratio']:.1f}x)")
+
+
 def http_table(h):
     rows = []
     for name, r in h["runs"].items():
@@ -1790,12 +1800,16 @@ def main(argv):
         if ps:
             log("")
             log(ps)
-    if enc:
+    gz = hb.get("gzip") if hb else None
+    if enc or gz:
         log("")
-        log("user-space micro-benchmarks (encbench, one core):")
+        log("user-space micro-benchmarks (encbench, httpbench's gzip; one core):")
+    if enc:
         log(enc_table(enc))
     elif enc_err:
         log(f"bench: {enc_err}")
+    if gz:
+        log(gzip_row(gz))
     if hb:
         log("")
         log(f"HTTP output (httpbench: {hb['events']:,} synthetic events through the reader "

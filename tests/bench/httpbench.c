@@ -15,7 +15,14 @@
  * events/s is what the sink sustains. CPU is this process (reader + sink
  * threads) over the same wall time; "sink" is all but the feeding thread.
  *
- *   httpbench [--events N] [--quick] [--max-events N] [--in-flight N]
+ * First, a micro-benchmark of gzip alone on one core: the same request
+ * bodies (1 MiB of tcpship's lines each, the default batch.max_bytes)
+ * compressed by zlib (deflateInit2 with 16 + MAX_WBITS, reset per body, as
+ * the sink did) and by libdeflate, both at level 1, each checked to inflate
+ * back to its input with zlib. It decides which library the sink uses: the
+ * faster one for the same ratio.
+ *
+ *   httpbench [--events N] [--quick] [--max-events N] [--in-flight N] [--gzip-only]
  *
  * Prints "name value unit" lines, then one JSON line with every figure.
  */
@@ -39,6 +46,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include "conf.h"
@@ -53,6 +61,8 @@
 
 static uint64_t n_events = 2000000;
 static unsigned max_events = 1000, in_flight = 1;
+static double gzip_time_s = 1.0;
+static bool gzip_only;
 
 /* ---- the discard server (child) ---- */
 
@@ -238,6 +248,9 @@ static void serve(int lfd)
 
 /* ---- the feed (parent) ---- */
 
+/* the mix of a connection-heavy host: a connect, an accept, two closes */
+static const unsigned mix[4] = { TS_CONNECT, TS_ACCEPT, TS_CLOSE, TS_CLOSE };
+
 static void fill(struct ts_event *ev, unsigned type, unsigned i)
 {
 	static const uint8_t s4[4] = { 10, 0, 3, 17 }, d4[4] = { 93, 184, 216, 34 };
@@ -282,6 +295,170 @@ static double cpu_self_s(void)
 static double cpu_thread_s(void)
 {
 	return (double)ts_now_ns(CLOCK_THREAD_CPUTIME_ID) / 1e9;
+}
+
+/* ---- gzip alone: zlib against libdeflate on the same bodies, one core ---- */
+
+#define GZ_BODIES 4
+#define GZ_BODY_MAX (1u << 20)	/* batch.max_bytes' default */
+#define GZ_ROUNDS 3
+
+struct gz_bodies {
+	char *p[GZ_BODIES];
+	size_t len[GZ_BODIES], total;
+};
+
+struct gz_result {
+	double mb_per_s, ratio;
+};
+
+/* Consecutive events of the mix, encoded as tcpship encodes them, cut into
+ * bodies of whole lines up to 1 MiB. */
+static int gz_bodies_make(struct gz_bodies *bd)
+{
+	uint64_t seq = 1, t = 1795686129123456789ULL;
+	struct ts_event ev;
+	struct ts_enc e;
+	char line[TS_LINE_MAX];
+
+	ts_enc_init(&e, HOST, AGENT);
+	for (int k = 0; k < GZ_BODIES; k++) {
+		bd->p[k] = malloc(GZ_BODY_MAX);
+		if (!bd->p[k])
+			return -ENOMEM;
+		for (;;) {
+			int n;
+
+			fill(&ev, mix[seq % 4], (unsigned)seq);
+			n = ts_encode_json(&e, &ev, sizeof(ev), seq, t, line, sizeof(line));
+			if (n < 0)
+				return n;
+			if (bd->len[k] + (size_t)n > GZ_BODY_MAX)
+				break;
+			memcpy(bd->p[k] + bd->len[k], line, (size_t)n);
+			bd->len[k] += (size_t)n;
+			bd->total += (size_t)n;
+			seq++;
+			t += 1000 + seq % 997;
+		}
+	}
+	return 0;
+}
+
+typedef size_t (*gz_fn)(void *ctx, const char *in, size_t n, char *out, size_t cap);
+
+static size_t gz_zlib(void *ctx, const char *in, size_t n, char *out, size_t cap)
+{
+	z_stream *zs = ctx;
+
+	if (deflateReset(zs) != Z_OK)
+		return 0;
+	zs->next_in = (Bytef *)(uintptr_t)in;
+	zs->avail_in = (uInt)n;
+	zs->next_out = (Bytef *)out;
+	zs->avail_out = (uInt)cap;
+	return deflate(zs, Z_FINISH) == Z_STREAM_END ? zs->total_out : 0;
+}
+
+static size_t gz_libdeflate(void *ctx, const char *in, size_t n, char *out, size_t cap)
+{
+	return libdeflate_gzip_compress(ctx, in, n, out, cap);
+}
+
+/* zlib's inflate reads it back to in: a whole gzip member of these bytes */
+static bool gz_inflates_to(const char *z, size_t zn, const char *in, size_t n, char *back)
+{
+	z_stream zs = { 0 };
+	bool ok;
+
+	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
+		return false;
+	zs.next_in = (Bytef *)(uintptr_t)z;
+	zs.avail_in = (uInt)zn;
+	zs.next_out = (Bytef *)back;
+	zs.avail_out = GZ_BODY_MAX;
+	ok = inflate(&zs, Z_FINISH) == Z_STREAM_END && zs.total_out == n && !zs.avail_in &&
+	     !memcmp(back, in, n);
+	inflateEnd(&zs);
+	return ok;
+}
+
+/* One round: every body once for the ratio and the check, then again and
+ * again for gzip_time_s of this thread's CPU. */
+static int gz_round(gz_fn fn, void *ctx, const struct gz_bodies *bd, char *out, size_t cap,
+		    char *back, struct gz_result *r)
+{
+	uint64_t in = 0, zbytes = 0;
+	double t0, t;
+
+	for (int k = 0; k < GZ_BODIES; k++) {
+		size_t n = fn(ctx, bd->p[k], bd->len[k], out, cap);
+
+		if (!n || !gz_inflates_to(out, n, bd->p[k], bd->len[k], back))
+			return -EIO;
+		zbytes += n;
+	}
+	r->ratio = (double)bd->total / (double)zbytes;
+	t0 = cpu_thread_s();
+	do {
+		for (int k = 0; k < GZ_BODIES; k++) {
+			if (!fn(ctx, bd->p[k], bd->len[k], out, cap))
+				return -EIO;
+			in += bd->len[k];
+		}
+		t = cpu_thread_s() - t0;
+	} while (t < gzip_time_s);
+	r->mb_per_s = (double)in / t / 1e6;
+	return 0;
+}
+
+static int by_speed(const void *a, const void *b)
+{
+	double x = ((const struct gz_result *)a)->mb_per_s, y = ((const struct gz_result *)b)->mb_per_s;
+
+	return (x > y) - (x < y);
+}
+
+/* GZ_ROUNDS rounds of each, interleaved so that drift of a shared machine
+ * hits both alike; the median round of each. */
+static int gz_bench(struct gz_bodies *bd, struct gz_result *zl, struct gz_result *ld)
+{
+	struct gz_result rz[GZ_ROUNDS], rd[GZ_ROUNDS];
+	struct libdeflate_compressor *c = libdeflate_alloc_compressor(1);
+	size_t cap = GZ_BODY_MAX + GZ_BODY_MAX / 8 + 4096;
+	char *out = malloc(cap), *back = malloc(GZ_BODY_MAX);
+	z_stream zs = { 0 };
+	int rc = -ENOMEM;
+
+	if (!c || !out || !back || deflateInit2(&zs, 1, Z_DEFLATED, 16 + MAX_WBITS, 8,
+						  Z_DEFAULT_STRATEGY) != Z_OK)
+		goto out;
+	rc = gz_bodies_make(bd);
+	for (int i = 0; !rc && i < GZ_ROUNDS; i++) {
+		rc = gz_round(gz_zlib, &zs, bd, out, cap, back, &rz[i]);
+		rc = rc ?: gz_round(gz_libdeflate, c, bd, out, cap, back, &rd[i]);
+	}
+	if (!rc) {
+		qsort(rz, GZ_ROUNDS, sizeof(*rz), by_speed);
+		qsort(rd, GZ_ROUNDS, sizeof(*rd), by_speed);
+		*zl = rz[GZ_ROUNDS / 2];
+		*ld = rd[GZ_ROUNDS / 2];
+	}
+	deflateEnd(&zs);
+out:
+	libdeflate_free_compressor(c);
+	free(out);
+	free(back);
+	return rc;
+}
+
+static void gz_json(const struct gz_bodies *bd, const struct gz_result *zl,
+		    const struct gz_result *ld)
+{
+	printf("\"gzip\":{\"bodies\":%d,\"body_bytes\":%zu,\"level\":1,"
+	       "\"zlib\":{\"mb_per_s\":%.1f,\"ratio\":%.3f},"
+	       "\"libdeflate\":{\"mb_per_s\":%.1f,\"ratio\":%.3f}}", GZ_BODIES,
+	       bd->total / GZ_BODIES, zl->mb_per_s, zl->ratio, ld->mb_per_s, ld->ratio);
 }
 
 struct result {
@@ -354,10 +531,9 @@ static int run(const char *name, int port, const char *format, const char *compr
 	c0 = cpu_self_s();
 	m0 = cpu_thread_s();
 	for (uint64_t i = 0; i < n_events; i++) {
-		static const unsigned types[4] = { TS_CONNECT, TS_ACCEPT, TS_CLOSE, TS_CLOSE };
 		struct ts_event *e = &ev[i % 3];
 
-		fill(e, types[i % 4], (unsigned)i);
+		fill(e, mix[i % 4], (unsigned)i);
 		e->h.ts_ns = base + i * 1000;	/* 1M events/s of kernel time */
 		ts_reader_handle(&r, e, sizeof(*e));
 		if ((i + 1) % 256 == 0)
@@ -403,12 +579,13 @@ static void parse_args(int argc, char **argv)
 		{ "max-events", required_argument, NULL, 'b' },
 		{ "in-flight", required_argument, NULL, 'f' },
 		{ "quick", no_argument, NULL, 'q' },
+		{ "gzip-only", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:b:f:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:b:f:qgh", opts, NULL)) != -1) {
 		uint64_t v;
 
 		switch (c) {
@@ -429,6 +606,10 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'q':
 			n_events = 300000;
+			gzip_time_s = 0.3;
+			break;
+		case 'g':
+			gzip_only = true;
 			break;
 		default:
 			goto usage;
@@ -437,7 +618,7 @@ static void parse_args(int argc, char **argv)
 	return;
 usage:
 	fprintf(stderr, "usage: httpbench [--events N] [--max-events N] [--in-flight N] "
-			"[--quick]\n");
+			"[--quick] [--gzip-only]\n");
 	exit(2);
 }
 
@@ -454,12 +635,30 @@ int main(int argc, char **argv)
 		{ "loki+gzip", "loki", "gzip", 0 },
 	};
 	struct result res[5];
+	struct gz_bodies bd = { 0 };
+	struct gz_result zl, ld;
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t alen = sizeof(a);
 	int lfd, failed = 0;
 	pid_t child;
 
 	parse_args(argc, argv);
+	if (gz_bench(&bd, &zl, &ld)) {
+		fprintf(stderr, "httpbench: gzip: a body did not compress or inflate back\n");
+		return 1;
+	}
+	for (int k = 0; k < GZ_BODIES; k++)
+		free(bd.p[k]);
+	printf("gzip zlib       level 1 %8.1f MB/s  ratio %5.2f  (%d bodies of %zu bytes, one core)\n",
+	       zl.mb_per_s, zl.ratio, GZ_BODIES, bd.total / GZ_BODIES);
+	printf("gzip libdeflate level 1 %8.1f MB/s  ratio %5.2f\n", ld.mb_per_s, ld.ratio);
+	fflush(stdout);
+	if (gzip_only) {
+		printf("{");
+		gz_json(&bd, &zl, &ld);
+		printf("}\n");
+		return 0;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -497,8 +696,10 @@ int main(int argc, char **argv)
 	waitpid(child, NULL, 0);
 	if (failed)
 		return 1;
-	printf("{\"events\":%llu,\"max_events\":%u,\"in_flight\":%u,\"runs\":{",
+	printf("{\"events\":%llu,\"max_events\":%u,\"in_flight\":%u,",
 	       (unsigned long long)n_events, max_events, in_flight);
+	gz_json(&bd, &zl, &ld);
+	printf(",\"runs\":{");
 	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++)
 		printf("%s\"%s\":{\"events_per_s\":%.0f,\"cpu_cores\":%.3f,"
 		       "\"sink_cpu_ns_per_event\":%.1f,\"feed_cpu_ns_per_event\":%.1f,"

@@ -13,6 +13,12 @@
 int test_sink_open(const char *spec, const char *json, struct ts_output *o, void **conf,
 		   char *err, size_t errlen)
 {
+	return test_sink_open_run(test_run(), spec, json, o, conf, err, errlen);
+}
+
+int test_sink_open_run(const struct ts_run *run, const char *spec, const char *json,
+		       struct ts_output *o, void **conf, char *err, size_t errlen)
+{
 	struct ts_output_req req = { .spec = spec };
 	const struct ts_output_ops *ops;
 	struct ts_queue_opts q = { 0 };
@@ -30,7 +36,7 @@ int test_sink_open(const char *spec, const char *json, struct ts_output *o, void
 		return rc;
 	memset(o, 0, sizeof(*o));
 	o->ops = ops;
-	o->run = test_run();
+	o->run = run;
 	o->workers = 1;
 	rc = ops->open(o, *conf, err, errlen);
 	if (rc) {

@@ -12,6 +12,9 @@
  * failure nothing is left to free. */
 int test_sink_open(const char *spec, const char *json, struct ts_output *o, void **conf,
 		   char *err, size_t errlen);
+/* ... with other run constants than test_run()'s */
+int test_sink_open_run(const struct ts_run *run, const char *spec, const char *json,
+		       struct ts_output *o, void **conf, char *err, size_t errlen);
 void test_sink_close(struct ts_output *o, void *conf);
 /* The run constants sinks get in tests: this host, our pid, a fixed agent_id. */
 const struct ts_run *test_run(void);
