@@ -14,7 +14,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/pp
 
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wstrict-prototypes
 CFLAGS    ?= -O2 -g
-CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread -I$(OUTPUT) -Ibpf -Ishipper -Ioutputs \
+CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread -I$(OUTPUT) -Ibpf -Ishipper \
              -DTCPSHIP_VERSION='"$(VERSION)"'
 LDLIBS    := -lbpf -lelf -lz -ldeflate -ljson-c -lcurl -lssl -lcrypto -lsystemd -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function \
@@ -66,6 +66,10 @@ $(OUTPUT)/%.o: %.c $(HEADERS) bpf/tcpship.h $(OUTPUT)/tcpship.skel.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# Imports run one way: the core (shipper/) is compiled without outputs/ on
+# its include path, so an include of a sink's header there does not build.
+$(OUTPUT)/outputs/%.o: CFLAGS += -Ioutputs
+
 $(OUTPUT)/libtcpship.a: $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
@@ -74,7 +78,7 @@ tcpship: $(MAIN_OBJ) $(OUTPUT)/libtcpship.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(OUTPUT)/unit-tests: $(UNIT_SRC) $(OUTPUT)/libtcpship.a $(wildcard tests/unit/*.h)
-	$(CC) $(CFLAGS) -Itests/unit $(UNIT_SRC) $(OUTPUT)/libtcpship.a -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) -Ioutputs -Itests/unit $(UNIT_SRC) $(OUTPUT)/libtcpship.a -o $@ $(LDLIBS)
 
 $(OUTPUT)/trig/%: tests/trig/%.c tests/trig/trig.h
 	@mkdir -p $(@D)
@@ -83,7 +87,7 @@ $(OUTPUT)/trig/%: tests/trig/%.c tests/trig/trig.h
 $(OUTPUT)/bench/%: tests/bench/%.c $(OUTPUT)/libtcpship.a $(OUTPUT)/floor.skel.h \
 		   $(OUTPUT)/witness.skel.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< $(OUTPUT)/libtcpship.a -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) -Ioutputs $< $(OUTPUT)/libtcpship.a -o $@ $(LDLIBS)
 
 $(OUTPUT):
 	mkdir -p $@
