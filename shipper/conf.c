@@ -11,7 +11,7 @@
 #include "shape.h"
 #include "util.h"
 
-static const char *type_word(struct json_object *v)
+const char *ts_json_type_word(struct json_object *v)
 {
 	switch (json_object_get_type(v)) {
 	case json_type_null: return "null";
@@ -35,7 +35,7 @@ static void known_keys(const struct ts_opt *t, char *buf, size_t len)
 }
 
 /* a non-negative integer from a JSON number */
-static int json_u64(struct json_object *v, uint64_t *out)
+int ts_json_u64(struct json_object *v, uint64_t *out)
 {
 	if (json_object_get_type(v) == json_type_int) {
 		int64_t i;
@@ -85,7 +85,8 @@ static int set_enum(const struct ts_opt *t, int *field, struct json_object *v, c
 	if (jt == json_type_string)
 		return ts_errf(err, errlen, "%s: '%s' is not one of %s", path, json_object_get_string(v),
 			   choices);
-	return ts_errf(err, errlen, "%s: must be one of %s, not %s", path, choices, type_word(v));
+	return ts_errf(err, errlen, "%s: must be one of %s, not %s", path, choices,
+		       ts_json_type_word(v));
 }
 
 static int set_map(struct ts_kv *kv, struct json_object *v, const char *path, char *err,
@@ -93,11 +94,11 @@ static int set_map(struct ts_kv *kv, struct json_object *v, const char *path, ch
 {
 	if (json_object_get_type(v) != json_type_object)
 		return ts_errf(err, errlen, "%s: must be an object of strings, not %s", path,
-			   type_word(v));
+			   ts_json_type_word(v));
 	json_object_object_foreach(v, key, val) {
 		if (json_object_get_type(val) != json_type_string)
 			return ts_errf(err, errlen, "%s.%s: must be a string, not %s", path, key,
-				   type_word(val));
+				   ts_json_type_word(val));
 		char **k = realloc(kv->keys, sizeof(char *) * (size_t)(kv->n + 1));
 		char **vv = k ? realloc(kv->vals, sizeof(char *) * (size_t)(kv->n + 1)) : NULL;
 
@@ -126,7 +127,7 @@ static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, co
 		char **dst = (char **)field;
 
 		if (jt != json_type_string)
-			return ts_errf(err, errlen, "%s: must be a string, not %s", path, type_word(v));
+			return ts_errf(err, errlen, "%s: must be a string, not %s", path, ts_json_type_word(v));
 		if (strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
 			return ts_errf(err, errlen, "%s: must not contain NUL bytes", path);
 		free(*dst);
@@ -134,12 +135,12 @@ static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, co
 		return *dst ? 0 : -ENOMEM;
 	}
 	case TS_OPT_UINT:
-		rc = json_u64(v, &u);
+		rc = ts_json_u64(v, &u);
 		if (rc == -ERANGE)
 			return ts_errf(err, errlen, "%s: must not be negative or that large", path);
 		if (rc)
 			return ts_errf(err, errlen, "%s: must be a whole number, not %s", path,
-				   type_word(v));
+				   ts_json_type_word(v));
 		if ((rc = range(t, u, path, err, errlen)))
 			return rc;
 		*(uint64_t *)field = u;
@@ -150,9 +151,9 @@ static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, co
 				return ts_errf(err, errlen,
 					   "%s: '%s' is not a size (like 4096, 64KiB, 100MiB)", path,
 					   json_object_get_string(v));
-		} else if (json_u64(v, &u)) {
+		} else if (ts_json_u64(v, &u)) {
 			return ts_errf(err, errlen, "%s: must be a size (4096 or \"64KiB\"), not %s",
-				   path, type_word(v));
+				   path, ts_json_type_word(v));
 		}
 		if ((rc = range(t, u, path, err, errlen)))
 			return rc;
@@ -172,7 +173,7 @@ static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, co
 			u = (uint64_t)(d * 1e9);
 		} else {
 			return ts_errf(err, errlen, "%s: must be a duration (\"500ms\" or seconds), not %s",
-				   path, type_word(v));
+				   path, ts_json_type_word(v));
 		}
 		if ((rc = range(t, u, path, err, errlen)))
 			return rc;
@@ -181,14 +182,14 @@ static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, co
 	case TS_OPT_BOOL:
 		if (jt != json_type_boolean)
 			return ts_errf(err, errlen, "%s: must be true or false, not %s", path,
-				   type_word(v));
+				   ts_json_type_word(v));
 		*(bool *)field = json_object_get_boolean(v);
 		return 0;
 	case TS_OPT_ENUM:
 		return set_enum(t, (int *)field, v, path, err, errlen);
 	case TS_OPT_OBJECT:
 		if (jt != json_type_object)
-			return ts_errf(err, errlen, "%s: must be an object, not %s", path, type_word(v));
+			return ts_errf(err, errlen, "%s: must be an object, not %s", path, ts_json_type_word(v));
 		return ts_conf_apply(t->sub, field, v, path, err, errlen);
 	case TS_OPT_MAP:
 		return set_map((struct ts_kv *)field, v, path, err, errlen);
@@ -353,7 +354,7 @@ static int set_outputs(struct ts_options *o, struct json_object *v, const char *
 
 	if (json_object_get_type(v) != json_type_array)
 		return ts_errf(err, errlen, "%s: must be an array of outputs, not %s", path,
-			   type_word(v));
+			   ts_json_type_word(v));
 	n = json_object_array_length(v);
 	if (n > TS_MAX_OUTPUTS)
 		return ts_errf(err, errlen, "%s: at most %d outputs", path, TS_MAX_OUTPUTS);
@@ -365,7 +366,7 @@ static int set_outputs(struct ts_options *o, struct json_object *v, const char *
 		snprintf(r->where, sizeof(r->where), "%s[%zu]", path, i);
 		if (json_object_get_type(e) != json_type_object)
 			return ts_errf(err, errlen, "%s: must be an object with a \"type\", not %s",
-				   r->where, type_word(e));
+				   r->where, ts_json_type_word(e));
 		r->spec = NULL;
 		r->obj = e;
 		o->n_outputs++;
@@ -461,7 +462,7 @@ int ts_config_load(const char *file, struct ts_options *o, char *err, size_t err
 	}
 	if (json_object_get_type(root) != json_type_object) {
 		rc = ts_errf(err, errlen, "%s: the top level must be an object, not %s", file,
-			 type_word(root));
+			 ts_json_type_word(root));
 		json_object_put(root);
 		goto out;
 	}

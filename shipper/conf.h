@@ -8,12 +8,19 @@
 #define TS_CONF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fanout.h"
 #include "options.h"
 #include "sink.h"
 
 struct json_object;
+
+/* "a string", "an array", ...: what a value is, for messages */
+const char *ts_json_type_word(struct json_object *v);
+/* a non-negative integer from a JSON number: 0, -EINVAL (not an integer)
+ * or -ERANGE (negative, or too large for json-c) */
+int ts_json_u64(struct json_object *v, uint64_t *out);
 
 /* Fill conf from obj following table t; path prefixes messages. */
 int ts_conf_apply(const struct ts_opt *t, void *conf, struct json_object *obj,

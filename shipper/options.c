@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf.h"
 #include "shape.h"
 #include "util.h"
 
@@ -549,36 +550,6 @@ enum ts_parse_result ts_options_parse(struct ts_options *o, int argc, char **arg
 
 /* ---- the config file's keys (conf.c reads the file) ---- */
 
-static const char *json_type_word(struct json_object *v)
-{
-	switch (json_object_get_type(v)) {
-	case json_type_null: return "null";
-	case json_type_boolean: return "a boolean";
-	case json_type_double:
-	case json_type_int: return "a number";
-	case json_type_object: return "an object";
-	case json_type_array: return "an array";
-	case json_type_string: return "a string";
-	}
-	return "something else";
-}
-
-/* a non-negative integer from a JSON number */
-static int json_u64(struct json_object *v, uint64_t *out)
-{
-	int64_t i;
-
-	if (json_object_get_type(v) != json_type_int)
-		return -EINVAL;
-	errno = 0;
-	i = json_object_get_int64(v);
-	/* json-c saturates huge integers at INT64_MAX */
-	if (i < 0 || (i == INT64_MAX && errno))
-		return -ERANGE;
-	*out = (uint64_t)i;
-	return 0;
-}
-
 static int conf_events(struct ts_options *o, struct json_object *v, const char *path,
 		       char *err, size_t errlen)
 {
@@ -589,7 +560,7 @@ static int conf_events(struct ts_options *o, struct json_object *v, const char *
 		snprintf(list, sizeof(list), "%s", json_object_get_string(v));
 	} else if (json_object_get_type(v) != json_type_array) {
 		return ts_errf(err, errlen, "%s: must be an array of event names, not %s", path,
-			       json_type_word(v));
+			       ts_json_type_word(v));
 	}
 	for (size_t i = 0; json_object_is_type(v, json_type_array) &&
 			   i < json_object_array_length(v); i++) {
@@ -597,7 +568,7 @@ static int conf_events(struct ts_options *o, struct json_object *v, const char *
 
 		if (json_object_get_type(e) != json_type_string)
 			return ts_errf(err, errlen, "%s[%zu]: must be an event name, not %s", path,
-				       i, json_type_word(e));
+				       i, ts_json_type_word(e));
 		if (strchr(json_object_get_string(e), ','))
 			return ts_errf(err, errlen, "%s[%zu]: one event name per entry", path, i);
 		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? "," : "",
@@ -619,7 +590,7 @@ static int conf_list(const struct optdef *d, struct ts_options *o, struct json_o
 
 	if (!one && json_object_get_type(v) != json_type_array)
 		return ts_errf(err, errlen, "%s: must be an array of numbers, not %s", path,
-			       json_type_word(v));
+			       ts_json_type_word(v));
 	len = one ? 1 : json_object_array_length(v);
 	if (len > TS_MAX_PIDS)
 		return ts_errf(err, errlen, "%s: at most %u values", path, TS_MAX_PIDS);
@@ -628,7 +599,7 @@ static int conf_list(const struct optdef *d, struct ts_options *o, struct json_o
 		struct json_object *e = one ? v : json_object_array_get_idx(v, i);
 		uint64_t u;
 
-		if (json_u64(e, &u) || u < d->min || u > d->max)
+		if (ts_json_u64(e, &u) || u < d->min || u > d->max)
 			return ts_errf(err, errlen, "%s[%zu]: must be a number from %llu to %llu",
 				       path, i, (unsigned long long)d->min,
 				       (unsigned long long)d->max);
@@ -651,12 +622,12 @@ static int conf_number(const struct optdef *d, struct ts_options *o, struct json
 			return ts_errf(err, errlen, "%s: %g is not a duration", path, s);
 		return store_scaled(d, o, (uint64_t)(s * 1e9), path, err, errlen);
 	}
-	rc = json_u64(v, &u);
+	rc = ts_json_u64(v, &u);
 	if (rc == -ERANGE)
 		return ts_errf(err, errlen, "%s: must not be negative or that large", path);
 	if (rc)
 		return ts_errf(err, errlen, "%s: must be a whole number, not %s", path,
-			       json_type_word(v));
+			       ts_json_type_word(v));
 	return store_scaled(d, o, u, path, err, errlen);
 }
 
@@ -699,12 +670,12 @@ static int conf_value(const struct optdef *d, struct ts_options *o, struct json_
 			return ts_errf(err, errlen, "%s: must be %s, not %s", path,
 				       d->kind == K_COUNT ? "a whole number" :
 				       d->kind == K_SIZE ? "a size (4096 or \"64KiB\")" :
-				       "a duration (\"500ms\" or seconds)", json_type_word(v));
+				       "a duration (\"500ms\" or seconds)", ts_json_type_word(v));
 		break;
 	default:
 		if (t != json_type_string)
 			return ts_errf(err, errlen, "%s: must be a string, not %s", path,
-				       json_type_word(v));
+				       ts_json_type_word(v));
 	}
 	return set_text(d, o, json_object_get_string(v), path, err, errlen);
 }
@@ -753,7 +724,7 @@ int ts_options_set_conf(struct ts_options *o, const char *section, const char *k
 		if (!section && !strncmp(k, key, strlen(key)) && k[strlen(key)] == '.') {
 			if (json_object_get_type(v) != json_type_object)
 				return ts_errf(err, errlen, "%s: must be an object, not %s", key,
-					       json_type_word(v));
+					       ts_json_type_word(v));
 			return 2;
 		}
 	}
