@@ -41,7 +41,7 @@ $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 	@test -r $(VMLINUX_BTF) || { echo "tcpship: cannot read $(VMLINUX_BTF): the build needs a kernel with CONFIG_DEBUG_INFO_BTF=y (or set VMLINUX_BTF=FILE)" >&2; exit 1; }
 	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
 
-$(OUTPUT)/tcpship.tmp.bpf.o: bpf/tcpship.bpf.c bpf/tcpship.h $(OUTPUT)/vmlinux.h
+$(OUTPUT)/tcpship.tmp.bpf.o: bpf/tcpship.bpf.c bpf/tcpship.h $(wildcard bpf/tcpship/*.h) $(OUTPUT)/vmlinux.h
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/tcpship.bpf.o: $(OUTPUT)/tcpship.tmp.bpf.o

@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The configuration user space sets before load, the maps, and the helpers
+ * every hook uses: task and tuple reads, the in-kernel filters, reserve and
+ * submit, the flow table that carries the owner to softirq-context events.
+ * Part of tcpship.bpf.c: one object, one skeleton.
+ */
+#ifndef TS_BPF_COMMON_H
+#define TS_BPF_COMMON_H
+
+/* ---- configuration: read-only globals, set by user space before load ---- */
+
+const volatile __u32 type_mask = 0;		/* 1 << enum ts_type */
+const volatile __u32 self_pid = 0;		/* tcpship's own tgid: never traced */
+const volatile __u32 n_pids = 0;
+const volatile __u32 pids[TS_MAX_PIDS] = {};
+const volatile __u32 n_uids = 0;
+const volatile __u32 uids[TS_MAX_UIDS] = {};
+const volatile __u32 n_ports = 0;
+const volatile __u16 ports[TS_MAX_PORTS] = {};	/* host order, local or remote */
+const volatile __u8 only_family = 0;		/* enum ts_family, 0: both */
+const volatile bool has_comm = false;
+const volatile char only_comm[TS_COMM_LEN] = {};
+const volatile __u64 min_latency_ns = 0;	/* send/recv */
+const volatile __u32 wakeup_bytes = 0;		/* 0: wake the reader per record */
+/* connect is served by the tracepoint set: the state hook records the
+ * connecting task at CLOSE->SYN_SENT and the event goes out once the local
+ * port is known (connect() returns, or the flow moves on). */
+const volatile bool connect_tp = false;
+/* Syscall numbers whose entry time starts a send/recv latency (tracepoint
+ * set); filled from the user-space build's <sys/syscall.h>. */
+#define TS_MAX_IO_SYSCALLS 12
+const volatile __u32 n_io_syscalls = 0;
+const volatile __s32 io_syscalls[TS_MAX_IO_SYSCALLS] = {};
+
+/* ---- maps ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);	/* resized by user space */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TS_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+enum flow_flags {
+	FLOW_TASK        = 1 << 0,	/* pid..comm valid */
+	FLOW_ESTABLISHED = 1 << 1,
+	FLOW_ACTIVE      = 1 << 2,	/* we connected */
+	FLOW_EMITTED     = 1 << 3,	/* connect record sent (tracepoint set) */
+};
+
+struct flow {
+	__u64 start_ns;
+	__u32 pid, tid, uid;
+	__u32 flags;			/* enum flow_flags; updated atomically */
+	char comm[TS_COMM_LEN];
+};
+
+/* Live sockets we saw being born: sock pointer -> flow. LRU so that a burst
+ * of connections can never make a tracked flow fail to record; a flow pushed
+ * out early just loses its pid and duration on close. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);	/* resized by user space */
+	__type(key, __u64);
+	__type(value, struct flow);
+} flows SEC(".maps");
+
+/* tracepoint set, connect: thread inside connect() -> its socket */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} connecting SEC(".maps");
+
+struct retrans_start {
+	__u64 sk;
+	__u32 total_retrans;
+};
+
+/* kprobe set, retransmit: thread -> socket and its retransmission count,
+ * from entry to return */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct retrans_start);
+} retrans_sk SEC(".maps");
+
+struct io_start {
+	__u64 ts;
+	__u64 sk;
+};
+
+/* send/recv: thread -> entry time (and socket, kprobe set) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct io_start);
+} io_start SEC(".maps");
+
+/* ---- small helpers ---- */
+
+struct task_info {
+	__u32 pid, tid, uid;
+	bool known;
+	char comm[TS_COMM_LEN];
+};
+
+struct tuple {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport, dport;
+	__u8 family;
+};
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;	/* per-CPU: no atomics needed */
+}
+
+static __always_inline bool type_on(__u32 type)
+{
+	return type_mask & (1u << type);
+}
+
+static __always_inline void task_current(struct task_info *t)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	t->pid = id >> 32;
+	t->tid = (__u32)id;
+	t->uid = (__u32)bpf_get_current_uid_gid();
+	t->known = true;
+	bpf_get_current_comm(t->comm, sizeof(t->comm));
+}
+
+static __always_inline void task_from_flow(struct task_info *t, const struct flow *f)
+{
+	if (!f || !(f->flags & FLOW_TASK)) {
+		t->known = false;
+		t->pid = t->tid = t->uid = 0;
+		__builtin_memset(t->comm, 0, sizeof(t->comm));
+		return;
+	}
+	t->known = true;
+	t->pid = f->pid;
+	t->tid = f->tid;
+	t->uid = f->uid;
+	__builtin_memcpy(t->comm, f->comm, sizeof(t->comm));
+}
+
+/* Task filters. An event whose task is unknown passes only when no task
+ * filter is set: a filter is a promise about who caused what we print. */
+static __always_inline bool pass_task(const struct task_info *t)
+{
+	if (t->known && self_pid && t->pid == self_pid)
+		return false;
+	if (n_pids) {
+		bool hit = false;
+
+		if (!t->known)
+			return false;
+		for (int i = 0; i < TS_MAX_PIDS; i++) {
+			if (i >= n_pids)
+				break;
+			if (pids[i] == t->pid)
+				hit = true;
+		}
+		if (!hit)
+			return false;
+	}
+	if (n_uids) {
+		bool hit = false;
+
+		if (!t->known)
+			return false;
+		for (int i = 0; i < TS_MAX_UIDS; i++) {
+			if (i >= n_uids)
+				break;
+			if (uids[i] == t->uid)
+				hit = true;
+		}
+		if (!hit)
+			return false;
+	}
+	if (has_comm) {
+		if (!t->known)
+			return false;
+		for (int i = 0; i < TS_COMM_LEN; i++) {
+			if (t->comm[i] != only_comm[i])
+				return false;
+			if (!t->comm[i])
+				break;
+		}
+	}
+	return true;
+}
+
+static __always_inline bool pass_tuple(const struct tuple *tu)
+{
+	if (only_family && tu->family != only_family)
+		return false;
+	if (n_ports) {
+		for (int i = 0; i < TS_MAX_PORTS; i++) {
+			if (i >= n_ports)
+				break;
+			if (ports[i] == tu->sport || ports[i] == tu->dport)
+				return true;
+		}
+		return false;
+	}
+	return true;
+}
+
+static __always_inline bool v4_mapped(const __u8 *a)
+{
+	const __u32 *w = (const __u32 *)a;
+
+	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0x0000ffff);
+}
+
+/* Show an IPv4-mapped IPv6 pair (a dual-stack socket talking IPv4) as IPv4. */
+static __always_inline void unmap_v4(struct tuple *tu)
+{
+	if (tu->family != TS_IPV6 || !v4_mapped(tu->daddr))
+		return;
+	tu->family = TS_IPV4;
+	__builtin_memcpy(tu->daddr, tu->daddr + 12, 4);
+	__builtin_memset(tu->daddr + 4, 0, 12);
+	if (v4_mapped(tu->saddr))
+		__builtin_memcpy(tu->saddr, tu->saddr + 12, 4);
+	else
+		__builtin_memset(tu->saddr, 0, 4);	/* unbound "::" */
+	__builtin_memset(tu->saddr + 4, 0, 12);
+}
+
+/*
+ * Reading a socket. A tp_btf program holds a BTF pointer and loads from it
+ * directly (a plain load); kprobes and syscall tracepoints hold a plain
+ * number and must copy through bpf_probe_read_kernel (~25 ns a field, most
+ * of a hook's cost). `direct` is a constant at every call site, so each
+ * program is built with one kind of read only. Fields of the TCP socket
+ * beyond struct sock need the tcp_sock type: bpf_skc_to_tcp_sock() gives
+ * it on the direct path (NULL for anything but a full TCP socket).
+ */
+#define RD(direct, p, f) ((direct) ? (p)->f : BPF_CORE_READ(p, f))
+
+static __always_inline const struct tcp_sock *tcp_of(const struct sock *sk, bool direct)
+{
+	return direct ? bpf_skc_to_tcp_sock((void *)sk) : (const struct tcp_sock *)sk;
+}
+
+static __always_inline bool read_tuple(const struct sock *sk, struct tuple *tu, bool direct)
+{
+	__u16 family = RD(direct, sk, __sk_common.skc_family);
+	const struct tcp_sock *tp;
+
+	__builtin_memset(tu, 0, sizeof(*tu));
+	/* inet_sport, not skc_num: the move to CLOSE releases the port
+	 * (inet_put_port zeroes inet_num) before the tracepoint fires */
+	if (direct) {
+		tp = tcp_of(sk, true);
+		if (!tp)
+			return false;
+		tu->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+	} else {
+		tu->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	}
+	tu->dport = bpf_ntohs(RD(direct, sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		tu->family = TS_IPV4;
+		if (direct) {
+			*(__u32 *)tu->saddr = sk->__sk_common.skc_rcv_saddr;
+			*(__u32 *)tu->daddr = sk->__sk_common.skc_daddr;
+		} else {
+			BPF_CORE_READ_INTO((__u32 *)tu->saddr, sk, __sk_common.skc_rcv_saddr);
+			BPF_CORE_READ_INTO((__u32 *)tu->daddr, sk, __sk_common.skc_daddr);
+		}
+		return true;
+	}
+	if (family == AF_INET6) {
+		tu->family = TS_IPV6;
+		if (direct) {
+			__builtin_memcpy(tu->saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+			__builtin_memcpy(tu->daddr, &sk->__sk_common.skc_v6_daddr, 16);
+		} else {
+			BPF_CORE_READ_INTO((struct in6_addr *)tu->saddr, sk,
+					   __sk_common.skc_v6_rcv_saddr);
+			BPF_CORE_READ_INTO((struct in6_addr *)tu->daddr, sk,
+					   __sk_common.skc_v6_daddr);
+		}
+		unmap_v4(tu);
+		return true;
+	}
+	return false;
+}
+
+static __always_inline void *reserve(__u32 size, __u32 type)
+{
+	void *rec = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!rec)
+		count(TS_CNT_DROP_BASE + type);
+	return rec;
+}
+
+/* Waking the reader costs an IPI and a context switch per record, charged
+ * to the traced task. With wakeup_bytes set, records go in silently until
+ * that much is waiting, then the reader is woken by force (a plain submit
+ * wakes it only if it had read everything before this record). The reader
+ * also looks on a short timer, so a quiet trickle is never stuck. */
+static __always_inline void submit(void *rec)
+{
+	__u64 flags = 0;
+
+	if (wakeup_bytes)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes
+				? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(rec, flags);
+}
+
+static __always_inline void fill_hdr(struct ts_hdr *h, __u32 type, __u32 probe,
+				     __u32 size, const struct task_info *t,
+				     const struct tuple *tu)
+{
+	h->ts_ns = bpf_ktime_get_boot_ns();
+	h->size = size;
+	h->type = type;
+	h->probe = probe;
+	h->family = tu->family;
+	h->state = 0;
+	h->flags = (t->known ? TS_F_TASK : 0) | TS_F_SADDR;
+	h->pid = t->pid;
+	h->tid = t->tid;
+	h->uid = t->uid;
+	h->sport = tu->sport;
+	h->dport = tu->dport;
+	__builtin_memcpy(h->comm, t->comm, TS_COMM_LEN);
+	__builtin_memcpy(h->saddr, tu->saddr, 16);
+	__builtin_memcpy(h->daddr, tu->daddr, 16);
+}
+
+/* connect, accept, retransmit: header plus an all-zero tail */
+static __always_inline void emit_plain(__u32 type, __u32 probe, const struct sock *sk,
+				       const struct task_info *t, bool direct)
+{
+	struct ts_event *e;
+	struct tuple tu;
+
+	if (!type_on(type) || !pass_task(t) || !read_tuple(sk, &tu, direct) || !pass_tuple(&tu))
+		return;
+	e = reserve(sizeof(*e), type);
+	if (!e)
+		return;
+	fill_hdr(&e->h, type, probe, sizeof(*e), t, &tu);
+	e->h.state = RD(direct, sk, __sk_common.skc_state);
+	__builtin_memset(&e->close, 0, sizeof(e->close));
+	submit(e);
+}
+
+static __always_inline void flow_start(const struct sock *sk, const struct task_info *t,
+				       __u32 flags)
+{
+	__u64 key = (__u64)sk;
+	struct flow f = {};
+
+	f.start_ns = bpf_ktime_get_boot_ns();
+	f.flags = flags;
+	if (t && t->known) {
+		f.flags |= FLOW_TASK;
+		f.pid = t->pid;
+		f.tid = t->tid;
+		f.uid = t->uid;
+		__builtin_memcpy(f.comm, t->comm, TS_COMM_LEN);
+	}
+	if (bpf_map_update_elem(&flows, &key, &f, BPF_ANY))
+		count(TS_CNT_FLOW_FULL);
+}
+
+static __always_inline struct flow *flow_get(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	return bpf_map_lookup_elem(&flows, &key);
+}
+
+/* Tracepoint set: the connect record goes out exactly once per flow, from
+ * whichever of connect()'s return, the next state change or a SYN
+ * retransmission sees the flow first (they can run on different CPUs). */
+static __always_inline void connect_once(const struct sock *sk, struct flow *f, bool direct)
+{
+	struct task_info t;
+
+	if (!f || !(f->flags & FLOW_ACTIVE) || (f->flags & FLOW_EMITTED))
+		return;
+	if (__sync_fetch_and_or(&f->flags, FLOW_EMITTED) & FLOW_EMITTED)
+		return;
+	task_from_flow(&t, f);
+	emit_plain(TS_CONNECT, TS_TRACEPOINT, sk, &t, direct);
+}
+
+#endif

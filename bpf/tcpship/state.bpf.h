@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * State changes: the flow table's bookkeeping and the close summary, and
+ * the nested twin that takes the changes a softirq made while tp_state ran.
+ * Part of tcpship.bpf.c: one object, one skeleton.
+ */
+#ifndef TS_BPF_STATE_H
+#define TS_BPF_STATE_H
+
+/* ---- state changes: flow bookkeeping and close ---- */
+
+/* tcp_sock's byte counters follow sequence numbers, so they count the
+ * control bits too: bytes_acked includes our SYN (active open) and our FIN
+ * once acked; bytes_received includes the peer's FIN. Users want payload. */
+static __always_inline __u64 payload_sent(const struct tcp_sock *tp, const struct flow *f,
+					  int oldstate, bool direct)
+{
+	__u64 n = RD(direct, tp, bytes_acked);
+	bool fin_sent = oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
+			oldstate == TCP_CLOSING || oldstate == TCP_LAST_ACK;
+
+	if (f && (f->flags & FLOW_ACTIVE) && (f->flags & FLOW_ESTABLISHED) && n)
+		n--;
+	if (fin_sent && n && RD(direct, tp, snd_una) == RD(direct, tp, write_seq))
+		n--;
+	return n;
+}
+
+static __always_inline __u64 payload_received(const struct sock *sk,
+					      const struct tcp_sock *tp, bool direct)
+{
+	__u64 n = RD(direct, tp, bytes_received);
+	unsigned long sk_flags = RD(direct, sk, __sk_common.skc_flags);
+
+	/* tcp_fin() sets SOCK_DONE; tcp_done() has not run yet at this point */
+	if ((sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) && n)
+		n--;
+	return n;
+}
+
+static __always_inline void emit_close(const struct sock *sk, const struct flow *f,
+				       int oldstate, __u32 probe, bool direct)
+{
+	const struct tcp_sock *tp = tcp_of(sk, direct);
+	struct task_info t;
+	struct ts_event *e;
+	struct tuple tu;
+	bool established;
+
+	if (!tp) {
+		/* bpf_skc_to_tcp_sock() refuses a socket it does not take for
+		 * a full one; the event must not go with it */
+		count(TS_CNT_SLOW_READ);
+		direct = false;
+		tp = (const struct tcp_sock *)sk;
+	}
+	task_from_flow(&t, f);
+	if (!pass_task(&t) || !read_tuple(sk, &tu, direct) || !pass_tuple(&tu))
+		return;
+	e = reserve(sizeof(*e), TS_CLOSE);
+	if (!e)
+		return;
+	fill_hdr(&e->h, TS_CLOSE, probe, sizeof(*e), &t, &tu);
+	e->h.state = TCP_CLOSE;
+	/* A flow we did not see start (it predates us, or was pushed out of
+	 * the table) was established unless it closed from a handshake state. */
+	established = f ? (f->flags & FLOW_ESTABLISHED)
+			: (oldstate != TCP_SYN_SENT && oldstate != TCP_SYN_RECV);
+	if (established)
+		e->h.flags |= TS_F_ESTABLISHED;
+	if (f && (f->flags & FLOW_ACTIVE))
+		e->h.flags |= TS_F_ACTIVE;
+	if (f) {
+		e->h.flags |= TS_F_START;
+		e->close.duration_ns = e->h.ts_ns - f->start_ns;
+	} else {
+		e->close.duration_ns = 0;
+	}
+	e->close.bytes_sent = payload_sent(tp, f, oldstate, direct);
+	e->close.bytes_received = payload_received(sk, tp, direct);
+	e->close.retransmits = RD(direct, tp, total_retrans);
+	/* tcp_done_with_error()/tcp_reset() store sk_err before the move to
+	 * CLOSE; connect() clears it later (sock_error), so read it here. */
+	e->close.error = RD(direct, sk, sk_err);
+	if (e->close.error)
+		e->h.flags |= TS_F_ERROR;	/* for outputs that see only the header */
+	e->close.oldstate = oldstate;
+	e->close._pad = 0;
+	submit(e);
+}
+
+static __always_inline int on_state(const struct sock *sk, int oldstate, int newstate,
+				    __u32 probe, bool direct)
+{
+	struct flow *f;
+	__u64 key;
+
+	/* most moves (FIN_WAIT1, CLOSE_WAIT, LAST_ACK, ...) matter to nobody:
+	 * leave before the first read of the socket */
+	if (newstate != TCP_SYN_SENT && newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
+		return 0;
+	if (RD(direct, sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+
+	switch (newstate) {
+	case TCP_SYN_SENT:
+		if (connect_tp && oldstate == TCP_CLOSE) {
+			/* process context: connect() is running */
+			struct task_info t;
+			__u64 skv = (__u64)sk;
+
+			task_current(&t);
+			flow_start(sk, &t, FLOW_ACTIVE);
+			bpf_map_update_elem(&connecting, &t.tid, &skv, BPF_ANY);
+		}
+		return 0;
+	case TCP_ESTABLISHED:
+		f = flow_get(sk);
+		if (oldstate == TCP_SYN_SENT) {
+			if (f) {
+				__sync_fetch_and_or(&f->flags, FLOW_ESTABLISHED);
+				if (connect_tp)
+					connect_once(sk, f, direct);
+			}
+		} else if (oldstate == TCP_SYN_RECV) {
+			/* passive open completes in softirq: no task yet */
+			if (f)
+				__sync_fetch_and_or(&f->flags, FLOW_ESTABLISHED);
+			else
+				flow_start(sk, NULL, FLOW_ESTABLISHED);
+		}
+		return 0;
+	case TCP_CLOSE:
+		if (oldstate == TCP_LISTEN || oldstate == TCP_CLOSE)
+			return 0;
+		f = flow_get(sk);
+		if (connect_tp)
+			connect_once(sk, f, direct);
+		if (type_on(TS_CLOSE))
+			emit_close(sk, f, oldstate, probe, direct);
+		key = (__u64)sk;
+		bpf_map_delete_elem(&flows, &key);
+		return 0;
+	}
+	return 0;
+}
+
+SEC("kprobe/tcp_set_state")
+int BPF_KPROBE(kp_state, struct sock *sk, int state)
+{
+	/* called before the change: the socket still holds the old state */
+	return on_state(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, TS_KPROBE, false);
+}
+
+/*
+ * The kernel runs one BPF program at a time per CPU: when a softirq
+ * interrupts tp_state (a connect() in process context, say) and changes
+ * another socket's state on that CPU, tp_state is skipped for it — a lost
+ * event, counted only as a "miss" of the program. So a second program sits
+ * on the same tracepoint, attached after tp_state so it runs after it.
+ * tp_state's first act is to write the change it takes (socket cookie + new
+ * state) into a small per-CPU ring; tp_state_nested takes a change only if it is
+ * not in the ring, i.e. exactly when tp_state was skipped for it. A ring, not
+ * a single slot: an interrupt between the two programs' runs for one change
+ * writes its own entry without erasing the first, so nothing is taken twice;
+ * and no flag set inside tp_state leaves a window at its start or end
+ * (measured with a flag: 2 of 6 skipped changes still lost). Softirqs do not
+ * nest, so at most one change comes between; four entries are plenty.
+ */
+#define TAKEN_RING 4
+
+struct state_taken {
+	__u64 ring[TAKEN_RING];	/* change_key() of the changes taken */
+	__u32 n;
+	__u32 _pad;
+};
+
+/* Which change this is: the socket's cookie (unique for the socket's whole
+ * life, never reused — its address is: sockets come and go from the same
+ * slab slots, and a closed socket's CLOSE in the ring would hide the next
+ * socket's at that address) and the new state. */
+static __always_inline __u64 change_key(const struct sock *sk, int newstate)
+{
+	return bpf_get_socket_cookie((void *)sk) << 4 | (__u32)(newstate & 15);
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct state_taken);
+} state_taken SEC(".maps");
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tp_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	__u32 k = 0;
+	struct state_taken *t = bpf_map_lookup_elem(&state_taken, &k);
+
+	/* every change, even those on_state() ignores: tp_state_nested then
+	 * takes exactly tp_state's recursion misses, and user space can tell
+	 * a lost change (misses - taken) from a recovered one */
+	if (t)
+		t->ring[t->n++ & (TAKEN_RING - 1)] = change_key(sk, newstate);
+	return on_state(sk, oldstate, newstate, TS_TRACEPOINT, true);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tp_state_nested, const struct sock *sk, const int oldstate, const int newstate)
+{
+	__u64 key = change_key(sk, newstate);
+	__u32 k = 0;
+	struct state_taken *t = bpf_map_lookup_elem(&state_taken, &k);
+
+	if (!t)
+		return 0;
+	for (int i = 0; i < TAKEN_RING; i++)
+		if (t->ring[i] == key)
+			return 0;	/* tp_state took it */
+	count(TS_CNT_NESTED);
+	return on_state(sk, oldstate, newstate, TS_TRACEPOINT, true);
+}
+
+#endif
