@@ -78,7 +78,7 @@ tcpship: $(MAIN_OBJ) $(OUTPUT)/libtcpship.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(OUTPUT)/unit-tests: $(UNIT_SRC) $(OUTPUT)/libtcpship.a $(wildcard tests/unit/*.h)
-	$(CC) $(CFLAGS) -Ioutputs -Itests/unit $(UNIT_SRC) $(OUTPUT)/libtcpship.a -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) -Ioutputs -Itests/unit $(UNIT_SRC) $(OUTPUT)/libtcpship.a -o $@ $(LDLIBS) -lresolv
 
 $(OUTPUT)/trig/%: tests/trig/%.c tests/trig/trig.h
 	@mkdir -p $(@D)

@@ -325,3 +325,93 @@ TEST(dns_type_names)
 		CHECK_STR(ts_dns_type_name(cases[i].t, buf), cases[i].name);
 	}
 }
+
+/* ---- glibc's resolver as the oracle ---- */
+
+#include <arpa/nameser.h>
+#include <resolv.h>
+
+static uint64_t oracle_rng = 0x9e3779b97f4a7c15ULL;	/* fixed seed: the same names each run */
+
+static uint32_t next_rand(void)
+{
+	/* xorshift64* */
+	oracle_rng ^= oracle_rng >> 12;
+	oracle_rng ^= oracle_rng << 25;
+	oracle_rng ^= oracle_rng >> 27;
+	return (uint32_t)((oracle_rng * 2685821657736338717ULL) >> 32);
+}
+
+/* A random wire name of at most 255 bytes into w; its length. Label bytes
+ * lean towards what needs escaping: dots, backslashes, quotes, controls,
+ * bytes past 0x7f. */
+static size_t random_name(uint8_t *w)
+{
+	static const uint8_t tricky[] = { '.', '\\', '"', ';', '(', ')', '@', '$', ' ', 0, 0x7f,
+					  0x80, 0xff, '\n', 'a', 'Z', '-', '_' };
+	size_t n = 0;
+	unsigned labels = next_rand() % 8;
+
+	for (unsigned l = 0; l < labels; l++) {
+		unsigned len = 1 + next_rand() % 63;
+
+		if (n + 1 + len + 1 > 255)
+			break;
+		w[n++] = (uint8_t)len;
+		for (unsigned i = 0; i < len; i++)
+			w[n++] = next_rand() % 3 ? tricky[next_rand() % sizeof(tricky)]
+						 : (uint8_t)next_rand();
+	}
+	w[n++] = 0;
+	return n;
+}
+
+TEST(dns_parse_agrees_with_glibc)
+{
+	unsigned compared = 0, prefixes = 0;
+
+	for (int k = 0; k < 3000; k++) {
+		uint8_t pkt[12 + 256 + 4] = { 0x12, 0x34, 0x01, 0x00, 0, 1 };
+		char ours_ntop[NS_MAXDNAME], theirs[NS_MAXDNAME];
+		struct ts_dns_query q;
+		size_t nl = random_name(pkt + 12), len = 12 + nl + 4;
+		int x;
+
+		pkt[12 + nl + 1] = 28;	/* AAAA, IN */
+		pkt[12 + nl + 3] = 1;
+		if (ts_dns_parse_query(pkt, len, &q)) {
+			FAIL("query %d: our parser refused a valid query", k);
+			return;
+		}
+		/* RFC 1035 presentation form, as glibc writes it */
+		x = ns_name_ntop(pkt + 12, ours_ntop, sizeof(ours_ntop));
+		CHECKF(x > 0, "ns_name_ntop refused query %d", k);
+		CHECK_STR(q.qname, ours_ntop);
+		/* and as dn_expand reads it out of the whole message */
+		x = dn_expand(pkt, pkt + len, pkt + 12, theirs, sizeof(theirs));
+		CHECKF(x == (int)nl, "dn_expand took %d bytes of a %zu-byte name", x, nl);
+		/* dn_expand writes the root as "" where ns_name_ntop writes "." */
+		CHECK_STR(q.qname, theirs[0] ? theirs : ".");
+		CHECK_INT(q.qtype, 28);
+		if (ts_test_failed())
+			return;
+		compared++;
+		/* every truncated capture fails cleanly; where glibc cannot read
+		 * the name out of it either, we agree on why */
+		for (size_t cut = 0; cut < len; cut++) {
+			bool glibc_name = cut > 12 && dn_expand(pkt, pkt + cut, pkt + 12, theirs,
+								sizeof(theirs)) == (int)nl;
+
+			CHECKF(ts_dns_parse_query(pkt, cut, &q) != 0,
+			       "query %d cut at %zu of %zu bytes was accepted", k, cut, len);
+			/* only the 4 bytes of type and class are past a whole name */
+			CHECKF(glibc_name == (cut >= 12 + nl), "query %d cut at %zu: glibc %s the "
+			       "name", k, cut, glibc_name ? "reads" : "cannot read");
+			if (ts_test_failed())
+				return;
+			prefixes++;
+		}
+	}
+	CHECKF(compared == 3000 && prefixes > 3000, "compared %u names, %u prefixes", compared,
+	       prefixes);
+}
