@@ -34,6 +34,19 @@ static bool present(CURLU *h, CURLUPart what)
 	return ok;
 }
 
+/* curl reads "host:" as no port (RFC 3986 allows an empty one); whoever
+ * wrote the colon meant a port and left it out. */
+static bool empty_port(const char *url)
+{
+	const char *a = strstr(url, "://"), *end;
+
+	if (!a)
+		return false;
+	a += 3;
+	end = a + strcspn(a, "/?#");
+	return end > a && end[-1] == ':';
+}
+
 int ts_url_parse(const char *url, bool any_scheme, struct ts_url *u, char *err, size_t errlen)
 {
 	unsigned flags = any_scheme ? CURLU_NON_SUPPORT_SCHEME : 0;
@@ -63,6 +76,11 @@ int ts_url_parse(const char *url, bool any_scheme, struct ts_url *u, char *err, 
 	}
 	if (part(h, CURLUPART_PORT, port, sizeof(port)))
 		u->port = (unsigned)strtoul(port, NULL, 10);
+	/* curl takes port 0, which would read as "none given" here */
+	if ((port[0] && !u->port) || empty_port(url)) {
+		rc = ts_errf(err, errlen, "the port must be a number from 1 to 65535");
+		goto out;
+	}
 	if (!part(h, CURLUPART_PATH, u->path, sizeof(u->path))) {
 		rc = ts_errf(err, errlen, "the URL's path is too long");
 		goto out;
