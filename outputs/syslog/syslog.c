@@ -125,485 +125,8 @@
 
 #include "shape.h"
 #include "sink.h"
-#include "syslog.h"
-
-/* ---- the pure part: names, URLs, messages ---- */
-
-#define SEV_NOTICE 5
-
-unsigned ts_sl_severity(const struct ts_sl_fmt *f, const struct ts_rec *r, const char *line,
-			size_t len)
-{
-	bool raise = r->flags & TS_REC_NOTABLE;
-
-	return raise && f->severity > SEV_NOTICE ? SEV_NOTICE : f->severity;
-}
-
-size_t ts_sl_sd_escape(char *out, const char *str, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	char *o = out;
-
-	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
-		size_t k;
-
-		if (c < 0x20 || c == 0x7f) {
-			memcpy(o, "\xef\xbf\xbd", 3);	/* U+FFFD */
-			o += 3;
-			i++;
-		} else if (c < 0x80) {
-			if (c == '"' || c == '\\' || c == ']')
-				*o++ = '\\';
-			*o++ = (char)c;
-			i++;
-		} else if ((k = ts_utf8_seq(s + i, n - i))) {
-			memcpy(o, s + i, k);
-			o += k;
-			i += k;
-		} else {
-			memcpy(o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-		}
-	}
-	return (size_t)(o - out);
-}
-
-void ts_sl_sanitize_hostname(const char *in, char *out)
-{
-	size_t n = 0;
-
-	for (; in[n] && n < TS_SL_HOST_MAX; n++) {
-		unsigned char c = (unsigned char)in[n];
-
-		out[n] = c >= 33 && c <= 126 ? (char)c : '_';
-	}
-	if (!n)
-		out[n++] = '-';
-	out[n] = 0;
-}
-
-int ts_sl_check_hostname(const char *name, char *err, size_t errlen)
-{
-	size_t n = strlen(name);
-
-	if (!n || n > TS_SL_HOST_MAX) {
-		snprintf(err, errlen, "hostname: must be 1 to %d characters", TS_SL_HOST_MAX);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)name[i] < 33 || (unsigned char)name[i] > 126) {
-			snprintf(err, errlen, "hostname: only printable ASCII without spaces "
-				 "(byte %zu is 0x%02x)", i, (unsigned char)name[i]);
-			return -EINVAL;
-		}
-	return 0;
-}
-
-int ts_sl_check_sd_id(const char *id, char *err, size_t errlen)
-{
-	size_t n = strlen(id);
-	const char *at = strchr(id, '@');
-
-	if (!n || n > TS_SL_SDID_MAX) {
-		snprintf(err, errlen, "sd_id: '%.40s' must be 1 to %d characters", id,
-			 TS_SL_SDID_MAX);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)id[i];
-
-		if (c < 33 || c > 126 || c == '=' || c == ']' || c == '"') {
-			snprintf(err, errlen, "sd_id: '%s' may not contain '=', ']', '\"', spaces "
-				 "or non-ASCII bytes (RFC 5424 SD-NAME)", id);
-			return -EINVAL;
-		}
-	}
-	/* names without '@' are reserved for IANA's registered SD-IDs */
-	if (!at || at == id || strchr(at + 1, '@') || !at[1] || at[1] == '0' ||
-	    strspn(at + 1, "0123456789") != strlen(at + 1)) {
-		snprintf(err, errlen, "sd_id: '%s' must be NAME@PEN, with PEN your IANA "
-			 "Private Enterprise Number (like tcpship@32473)", id);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int ts_sl_check_app_name(const char *name, enum ts_sl_format f, char *err, size_t errlen)
-{
-	size_t n = strlen(name);
-
-	if (f == TS_SL_RFC5424) {
-		if (!n || n > TS_SL_APP_MAX) {
-			snprintf(err, errlen, "app_name: must be 1 to %d characters", TS_SL_APP_MAX);
-			return -EINVAL;
-		}
-		for (size_t i = 0; i < n; i++)
-			if ((unsigned char)name[i] < 33 || (unsigned char)name[i] > 126) {
-				snprintf(err, errlen, "app_name: only printable ASCII without "
-					 "spaces");
-				return -EINVAL;
-			}
-		return 0;
-	}
-	if (!n || n > TS_SL_TAG_MAX) {
-		snprintf(err, errlen, "app_name: must be 1 to %d characters for rfc3164",
-			 TS_SL_TAG_MAX);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
-		      (name[i] >= '0' && name[i] <= '9'))) {
-			snprintf(err, errlen, "app_name: only letters and digits for rfc3164 "
-				 "(the TAG)");
-			return -EINVAL;
-		}
-	return 0;
-}
-
-size_t ts_sl_octet_prefix(char out[12], size_t len)
-{
-	int n = snprintf(out, 12, "%zu ", len);
-
-	return n > 0 && n < 12 ? (size_t)n : 0;
-}
-
-static int bad_url(char *err, size_t errlen, const char *spec, const char *why)
-{
-	snprintf(err, errlen, "%.200s: %s", spec, why);
-	return -EINVAL;
-}
-
-int ts_sl_parse_url(const char *spec, struct ts_sl_url *u, char *err, size_t errlen)
-{
-	static const struct {
-		const char *scheme;
-		enum ts_sl_transport t;
-		uint16_t port;
-	} schemes[] = {
-		{ "syslog://", TS_SL_UDP, 514 },
-		{ "syslog+udp://", TS_SL_UDP, 514 },
-		{ "syslog+tcp://", TS_SL_TCP, 514 },
-		{ "syslog+tls://", TS_SL_TLS, 6514 },
-		{ "syslog+unix://", TS_SL_UNIX, 0 },
-	};
-	const char *rest = NULL, *host, *hend, *port = NULL;
-	size_t hlen;
-
-	memset(u, 0, sizeof(*u));
-	if (!strcmp(spec, "syslog")) {
-		u->transport = TS_SL_LOCAL;
-		strcpy(u->path, "/dev/log");
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-		if (!strncmp(spec, schemes[i].scheme, strlen(schemes[i].scheme))) {
-			rest = spec + strlen(schemes[i].scheme);
-			u->transport = schemes[i].t;
-			u->port = schemes[i].port;
-			break;
-		}
-	if (!rest)
-		return bad_url(err, errlen, spec, "unknown syslog URL (syslog, syslog://HOST:PORT, "
-			       "syslog+udp://, syslog+tcp://, syslog+tls://, syslog+unix://PATH)");
-	if (u->transport == TS_SL_UNIX) {
-		if (!*rest)
-			return bad_url(err, errlen, spec, "the socket path is missing");
-		if (strlen(rest) > TS_SL_PATH_MAX)
-			return bad_url(err, errlen, spec, "the socket path is too long");
-		strcpy(u->path, rest);
-		return 0;
-	}
-	if (*rest == '[') {
-		host = rest + 1;
-		hend = strchr(host, ']');
-		if (!hend)
-			return bad_url(err, errlen, spec, "'[' without ']' around the IPv6 address");
-		if (hend[1] && hend[1] != ':')
-			return bad_url(err, errlen, spec, "only ':PORT' may follow ']'");
-		port = hend[1] == ':' ? hend + 2 : NULL;
-		hlen = (size_t)(hend - host);
-		struct in6_addr a6;
-		char tmp[64];
-
-		if (hlen >= sizeof(tmp))
-			return bad_url(err, errlen, spec, "not an IPv6 address in the brackets");
-		memcpy(tmp, host, hlen);
-		tmp[hlen] = 0;
-		if (inet_pton(AF_INET6, tmp, &a6) != 1)
-			return bad_url(err, errlen, spec, "not an IPv6 address in the brackets");
-	} else {
-		host = rest;
-		hend = strchr(host, ':');
-		if (hend && strchr(hend + 1, ':'))
-			return bad_url(err, errlen, spec, "an IPv6 address must be in brackets: "
-				       "[2001:db8::1]:514");
-		port = hend ? hend + 1 : NULL;
-		if (!hend)
-			hend = host + strlen(host);
-		hlen = (size_t)(hend - host);
-		for (const char *c = host; c < hend; c++)
-			if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-			      (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '_'))
-				return bad_url(err, errlen, spec, *c == '/' ?
-					       "no path after the host (syslog+tcp://HOST:PORT)" :
-					       "the host name has a character no host name has");
-	}
-	if (!hlen)
-		return bad_url(err, errlen, spec, "the host is missing");
-	if (hlen >= sizeof(u->host))
-		return bad_url(err, errlen, spec, "the host name is too long");
-	memcpy(u->host, host, hlen);
-	u->host[hlen] = 0;
-	if (port) {
-		unsigned long v;
-		char *end;
-
-		if (!*port || strspn(port, "0123456789") != strlen(port))
-			return bad_url(err, errlen, spec, "the port must be a number from 1 to 65535");
-		errno = 0;
-		v = strtoul(port, &end, 10);
-		if (errno || *end || v < 1 || v > 65535)
-			return bad_url(err, errlen, spec, "the port must be a number from 1 to 65535");
-		u->port = (uint16_t)v;
-	}
-	return 0;
-}
-
-/* A bounded writer: what does not fit sets `over` instead of overflowing. */
-struct sw {
-	char *p, *end;
-	bool over;
-};
-
-static void sw_put(struct sw *w, const void *s, size_t n)
-{
-	if ((size_t)(w->end - w->p) < n) {
-		w->over = true;
-		return;
-	}
-	memcpy(w->p, s, n);
-	w->p += n;
-}
-
-static void sw_str(struct sw *w, const char *s)
-{
-	sw_put(w, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3)))
-static void sw_fmt(struct sw *w, const char *fmt, ...)
-{
-	size_t room = (size_t)(w->end - w->p);
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(w->p, room, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= room) {
-		w->over = true;
-		return;
-	}
-	w->p += n;
-}
-
-static void sw_addr(struct sw *w, unsigned family, const uint8_t *a)
-{
-	char buf[INET6_ADDRSTRLEN];
-
-	if (!inet_ntop((int)family, a, buf, sizeof(buf)))
-		strcpy(buf, "?");
-	sw_str(w, buf);
-}
-
-/* The SD element without its closing ']' */
-static void put_sd(struct sw *w, const struct ts_sl_fmt *f, const struct ts_rec *h)
-{
-	char comm[TS_REC_COMM_LEN * 3];
-
-	sw_fmt(w, "[%s", f->sd_id);
-	if (h->flags & TS_REC_TASK) {
-		/* TASK_COMM_LEN is 16 with the NUL: never read the 16th byte */
-		size_t n = ts_sl_sd_escape(comm, h->comm, strnlen(h->comm, TS_REC_COMM_LEN - 1));
-
-		sw_fmt(w, " pid=\"%u\" comm=\"", h->pid);
-		sw_put(w, comm, n);
-		sw_put(w, "\"", 1);
-	}
-	if (h->flags & TS_REC_SADDR) {
-		sw_str(w, " saddr=\"");
-		sw_addr(w, h->family, h->saddr);
-		sw_fmt(w, "\" sport=\"%u\"", h->sport);
-	}
-	sw_str(w, " daddr=\"");
-	sw_addr(w, h->family, h->daddr);
-	sw_fmt(w, "\" dport=\"%u\"", h->dport);
-}
-
-/* The longest start of s[0..n) that is at most max bytes and does not end
- * inside a UTF-8 sequence. */
-static size_t utf8_floor(const char *s, size_t n, size_t max)
-{
-	if (n <= max)
-		return n;
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	return max;
-}
-
-int ts_sl_format(const struct ts_sl_fmt *f, const struct ts_rec *r, const char *line, size_t len,
-		 char *out, size_t cap, bool *truncated)
-{
-	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	const char *type = r->type ?: "-";
-	size_t max = f->max_message < cap ? f->max_message : cap;
-	char head[1024], marker[40];
-	struct sw w = { head, head + sizeof(head), false };
-	unsigned pri = f->facility * 8 + ts_sl_severity(f, r, line, len);
-	time_t sec = (time_t)(r->time_ns / 1000000000ULL);
-	size_t mlen = len, hlen, mk, cut;
-	struct tm tm;
-
-	*truncated = false;
-	if (mlen && line[mlen - 1] == '\n')
-		mlen--;
-	if (f->format == TS_SL_RFC5424) {
-		gmtime_r(&sec, &tm);
-		sw_fmt(&w, "<%u>1 %04d-%02d-%02dT%02d:%02d:%02d.%06uZ %s %s %u %s ", pri,
-		       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		       tm.tm_sec, (unsigned)(r->time_ns % 1000000000ULL / 1000), f->hostname,
-		       f->app_name, f->pid, type);
-		put_sd(&w, f, r);
-		if (w.over)
-			return -EMSGSIZE;
-		hlen = (size_t)(w.p - head);
-		if (hlen + 1 + (mlen ? 1 + mlen : 0) <= max) {
-			memcpy(out, head, hlen);
-			out[hlen++] = ']';
-			if (mlen) {
-				out[hlen++] = ' ';
-				memcpy(out + hlen, line, mlen);
-			}
-			return (int)(hlen + mlen);
-		}
-		mk = (size_t)snprintf(marker, sizeof(marker), " truncated=\"%zu\"", mlen);
-		if (hlen + mk + 2 > max)
-			return -EMSGSIZE;
-		cut = utf8_floor(line, mlen, max - hlen - mk - 2);
-		memcpy(out, head, hlen);
-		memcpy(out + hlen, marker, mk);
-		memcpy(out + hlen + mk, "] ", 2);
-		memcpy(out + hlen + mk + 2, line, cut);
-		*truncated = true;
-		return (int)(hlen + mk + 2 + cut);
-	}
-	localtime_r(&sec, &tm);
-	sw_fmt(&w, "<%u>%s %2d %02d:%02d:%02d ", pri, months[tm.tm_mon % 12], tm.tm_mday,
-	       tm.tm_hour, tm.tm_min, tm.tm_sec);
-	if (f->format == TS_SL_RFC3164)
-		sw_fmt(&w, "%s ", f->hostname);
-	sw_fmt(&w, "%s[%u]: ", f->app_name, f->pid);
-	if (w.over)
-		return -EMSGSIZE;
-	hlen = (size_t)(w.p - head);
-	if (hlen + mlen <= max) {
-		memcpy(out, head, hlen);
-		memcpy(out + hlen, line, mlen);
-		return (int)(hlen + mlen);
-	}
-	mk = (size_t)snprintf(marker, sizeof(marker), " [truncated %zu]", mlen);
-	if (hlen + mk > max)
-		return -EMSGSIZE;
-	cut = utf8_floor(line, mlen, max - hlen - mk);
-	memcpy(out, head, hlen);
-	memcpy(out + hlen, line, cut);
-	memcpy(out + hlen + cut, marker, mk);
-	*truncated = true;
-	return (int)(hlen + cut + mk);
-}
-
-/* ---- configuration ---- */
-
-struct syslog_conf {
-	char *url;
-	int format;		/* index in format_names; -1: by transport */
-	int facility;		/* index in facility_names */
-	int severity;		/* index in severity_names = the code */
-	char *app_name, *hostname, *sd_id;
-	uint64_t max_message;	/* 0: by transport */
-	uint64_t timeout_ns;
-	char *tls_ca_file, *tls_cert, *tls_key, *tls_server_name;
-	bool tls_verify;
-};
-
-static const char *const format_names[] = { "rfc5424", "rfc3164", NULL };
-static const char *const facility_names[] = {
-	"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
-	"authpriv", "ftp", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
-	"local7", NULL,
-};
-static const unsigned facility_codes[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-					   16, 17, 18, 19, 20, 21, 22, 23 };
-static const char *const severity_names[] = { "emerg", "alert", "crit", "err", "warning",
-					      "notice", "info", "debug", NULL };
-
-static const struct ts_opt tls_opts[] = {
-	{ .name = "ca_file", .type = TS_OPT_STRING, .off = offsetof(struct syslog_conf, tls_ca_file) },
-	{ .name = "cert", .type = TS_OPT_STRING, .off = offsetof(struct syslog_conf, tls_cert) },
-	{ .name = "key", .type = TS_OPT_STRING, .off = offsetof(struct syslog_conf, tls_key) },
-	{ .name = "verify", .type = TS_OPT_BOOL, .off = offsetof(struct syslog_conf, tls_verify) },
-	{ .name = "server_name", .type = TS_OPT_STRING,
-	  .off = offsetof(struct syslog_conf, tls_server_name) },
-	{ .name = NULL },
-};
-
-static const struct ts_opt syslog_opts[] = {
-	{ .name = "url", .type = TS_OPT_STRING, .off = offsetof(struct syslog_conf, url) },
-	{ .name = "format", .type = TS_OPT_ENUM, .off = offsetof(struct syslog_conf, format),
-	  .choices = format_names },
-	{ .name = "facility", .type = TS_OPT_ENUM, .off = offsetof(struct syslog_conf, facility),
-	  .choices = facility_names },
-	{ .name = "severity", .type = TS_OPT_ENUM, .off = offsetof(struct syslog_conf, severity),
-	  .choices = severity_names },
-	{ .name = "app_name", .type = TS_OPT_STRING, .off = offsetof(struct syslog_conf, app_name) },
-	{ .name = "hostname", .type = TS_OPT_STRING, .off = offsetof(struct syslog_conf, hostname) },
-	{ .name = "sd_id", .type = TS_OPT_STRING, .off = offsetof(struct syslog_conf, sd_id) },
-	{ .name = "max_message", .type = TS_OPT_SIZE,
-	  .off = offsetof(struct syslog_conf, max_message), .min = TS_SL_MIN_MESSAGE,
-	  .max = 65536 },
-	{ .name = "timeout", .type = TS_OPT_DURATION, .off = offsetof(struct syslog_conf, timeout_ns),
-	  .min = 10 * 1000000ULL, .max = 3600 * 1000000000ULL },
-	{ .name = "tls", .type = TS_OPT_OBJECT, .sub = tls_opts },
-	{ .name = NULL },
-};
-
-static bool syslog_match(const char *spec)
-{
-	return !strcmp(spec, "syslog") || !strncmp(spec, "syslog://", 9) ||
-	       !strncmp(spec, "syslog+", 7);
-}
-
-static void syslog_conf_init(void *c)
-{
-	struct syslog_conf *sc = c;
-
-	sc->format = -1;
-	sc->facility = 3;	/* daemon */
-	sc->severity = 6;	/* info */
-	sc->timeout_ns = 10 * 1000000000ULL;
-	sc->tls_verify = true;
-}
-
-static int syslog_conf_spec(void *c, const char *spec, char *err, size_t errlen)
-{
-	struct syslog_conf *sc = c;
-
-	sc->url = strdup(spec);
-	return sc->url ? 0 : -ENOMEM;
-}
+#include "syslog/conf.h"
+#include "syslog/message.h"
 
 /* ---- the sink ---- */
 
@@ -616,7 +139,7 @@ struct frame {
 };
 
 struct priv {
-	const struct syslog_conf *conf;
+	const struct ts_sl_conf *conf;
 	struct ts_sl_url url;
 	struct ts_sl_fmt fmt;
 	char peer[300];			/* "host:port" or the socket path */
@@ -743,7 +266,7 @@ enum conn_result {
 
 static enum conn_result tls_handshake(struct priv *p, uint64_t deadline, char *why, size_t len)
 {
-	const struct syslog_conf *c = p->conf;
+	const struct ts_sl_conf *c = p->conf;
 	const char *name = c->tls_server_name ? c->tls_server_name : p->url.host;
 
 	p->ssl = SSL_new(p->ctx);
@@ -1031,26 +554,9 @@ static void sync_batch(struct ts_output *o, const struct ts_batch *b, uint32_t f
 static int frame_of(struct priv *p, const struct ts_batch *b, uint32_t i, bool *truncated)
 {
 	const struct ts_rec *r = &b->recs[i];
-	char prefix[12];
-	size_t pl = 0;
-	int n;
+	enum ts_sl_framing fr = p->octets ? TS_SL_OCTETS : p->stream ? TS_SL_NEWLINE : TS_SL_BARE;
 
-	if (p->octets)
-		pl = 11;	/* room; moved down below */
-	n = ts_sl_format(&p->fmt, r, b->data + r->off, r->len, p->msg + pl, p->msg_cap - pl - 1,
-			 truncated);
-	if (n < 0)
-		return n;
-	if (p->octets) {
-		size_t k = ts_sl_octet_prefix(prefix, (size_t)n);
-
-		memmove(p->msg + k, p->msg + pl, (size_t)n);
-		memcpy(p->msg, prefix, k);
-		return n + (int)k;
-	}
-	if (p->stream)
-		p->msg[n++] = '\n';
-	return n;
+	return ts_sl_frame(&p->fmt, fr, r, b->data + r->off, r->len, p->msg, p->msg_cap, truncated);
 }
 
 /* Gather frames from p->next into out, up to FILL_BYTES. */
@@ -1315,7 +821,7 @@ static int readable(const char *key, const char *path, char *err, size_t errlen)
 
 static int tls_setup(struct priv *p, char *err, size_t errlen)
 {
-	const struct syslog_conf *c = p->conf;
+	const struct ts_sl_conf *c = p->conf;
 	unsigned long e;
 	int rc = 0;
 
@@ -1366,37 +872,6 @@ static int tls_setup(struct priv *p, char *err, size_t errlen)
 	return 0;
 }
 
-/* The worst record (hostile comm, longest addresses and type name, task
- * and source known) with the longest line must fit in max_message. */
-static int check_fits(struct priv *p, char *err, size_t errlen)
-{
-	struct ts_rec r = { .time_ns = 1795686129123456789ULL };
-	struct ts_sl_fmt wide = p->fmt;
-	char line[4096], head[2048];
-	bool trunc;
-	int n;
-
-	r.type = "retransmit";
-	r.family = AF_INET6;
-	r.flags = TS_REC_TASK | TS_REC_SADDR | TS_REC_NOTABLE;
-	r.pid = UINT32_MAX;
-	r.sport = r.dport = 65535;
-	memset(r.comm, 0xff, TS_REC_COMM_LEN - 1);
-	memset(r.saddr, 0xff, sizeof(r.saddr));
-	memset(r.daddr, 0xff, sizeof(r.daddr));
-	memset(line, 'x', sizeof(line) - 1);
-	line[sizeof(line) - 1] = '\n';
-	if (ts_sl_format(&p->fmt, &r, line, sizeof(line), p->msg, p->msg_cap, &trunc) >= 0)
-		return 0;
-	/* the same header with an empty MSG, plus the longest marker */
-	wide.max_message = sizeof(head);
-	n = ts_sl_format(&wide, &r, "\n", 1, head, sizeof(head), &trunc);
-	snprintf(err, errlen, "max_message: %zu is too small here: with this hostname, app_name "
-		 "and sd_id a header can take %d bytes, so at least %d", p->fmt.max_message, n,
-		 n + (int)strlen(" truncated=\"4095\"") + 1);
-	return -EINVAL;
-}
-
 static void syslog_free(struct priv *p)
 {
 	if (!p)
@@ -1430,17 +905,9 @@ static enum conn_result first_connect(struct priv *p, char *why, size_t len)
 	return r;
 }
 
-static int syslog_check(const void *conf, char *err, size_t errlen)
-{
-	const struct syslog_conf *c = conf;
-	struct ts_sl_url u;
-
-	return ts_sl_parse_url(c->url ? c->url : "syslog", &u, err, errlen) ? -EINVAL : 0;
-}
-
 static int syslog_open(struct ts_output *o, const void *conf, char *err, size_t errlen)
 {
-	const struct syslog_conf *c = conf;
+	const struct ts_sl_conf *c = conf;
 	const char *url = c->url ? c->url : "syslog";
 	struct priv *p = calloc(1, sizeof(*p));
 	bool local;
@@ -1462,56 +929,16 @@ static int syslog_open(struct ts_output *o, const void *conf, char *err, size_t 
 	p->octets = p->stream;
 	snprintf(o->name, sizeof(o->name), "%s", url);
 
-	/* the message */
-	if (c->format < 0)
-		p->fmt.format = p->url.transport == TS_SL_LOCAL ? TS_SL_RFC3164_LOCAL : TS_SL_RFC5424;
-	else if (c->format == 1)
-		p->fmt.format = local ? TS_SL_RFC3164_LOCAL : TS_SL_RFC3164;
-	else
-		p->fmt.format = TS_SL_RFC5424;
-	p->fmt.facility = facility_codes[c->facility];
-	p->fmt.severity = (unsigned)c->severity;
-	p->fmt.pid = o->run->pid;
-	p->fmt.max_message = c->max_message ? c->max_message :
-			     p->url.transport == TS_SL_UDP ? 2048 : 8192;
-	if (p->url.transport == TS_SL_UDP && p->fmt.max_message > 65507) {
-		snprintf(err, errlen, "max_message: %zu is more than a UDP datagram takes (65507)",
-			 p->fmt.max_message);
-		rc = -EINVAL;
+	rc = ts_sl_conf_message(c, &p->url, o->run, &p->fmt, err, errlen);
+	if (rc)
 		goto fail;
-	}
-	snprintf(p->fmt.app_name, sizeof(p->fmt.app_name), "%s", "tcpship");
-	if (c->app_name) {
-		rc = ts_sl_check_app_name(c->app_name, p->fmt.format, err, errlen);
-		if (rc)
-			goto fail;
-		snprintf(p->fmt.app_name, sizeof(p->fmt.app_name), "%s", c->app_name);
-	}
-	if (c->hostname) {
-		rc = ts_sl_check_hostname(c->hostname, err, errlen);
-		if (rc)
-			goto fail;
-		snprintf(p->fmt.hostname, sizeof(p->fmt.hostname), "%s", c->hostname);
-	} else {
-		ts_sl_sanitize_hostname(o->run->host, p->fmt.hostname);
-	}
-	snprintf(p->fmt.sd_id, sizeof(p->fmt.sd_id), "%s", TS_SL_DEFAULT_SD_ID);
-	if (c->sd_id) {
-		rc = ts_sl_check_sd_id(c->sd_id, err, errlen);
-		if (rc)
-			goto fail;
-		snprintf(p->fmt.sd_id, sizeof(p->fmt.sd_id), "%s", c->sd_id);
-	}
-	p->msg_cap = p->fmt.max_message + 16;	/* + the octet count or newline */
+	p->msg_cap = p->fmt.max_message + TS_SL_FRAMING_MAX;
 	p->msg = malloc(p->msg_cap);
 	if (!p->msg) {
 		snprintf(err, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto fail;
 	}
-	rc = check_fits(p, err, errlen);
-	if (rc)
-		goto fail;
 
 	/* the transport */
 	if (p->url.transport != TS_SL_TLS &&
@@ -1615,30 +1042,26 @@ static int syslog_format(struct ts_output *o, const struct ts_batch *b, uint32_t
 			 uint32_t n, struct ts_buf *out)
 {
 	struct priv *p = o->priv;
-	size_t cap = p->fmt.max_message + 16;
-	char *m = malloc(cap);
+	/* datagrams: one message per line here, the '\n' marks where one
+	 * datagram ends and is not sent */
+	enum ts_sl_framing fr = p->octets ? TS_SL_OCTETS : TS_SL_NEWLINE;
 	int rc = 0;
 
-	if (!m)
-		return -ENOMEM;
 	for (uint32_t i = from; i < from + n && !rc; i++) {
 		const struct ts_rec *r = &b->recs[i];
-		char prefix[12];
 		bool trunc;
-		int len = ts_sl_format(&p->fmt, r, b->data + r->off, r->len, m, cap, &trunc);
+		int len;
 
-		if (len < 0) {
-			rc = len;
+		rc = ts_buf_reserve(out, p->msg_cap);
+		if (rc)
 			break;
-		}
-		/* datagrams: one message per line here, the '\n' marks where
-		 * one datagram ends and is not sent */
-		if (p->octets)
-			rc = ts_buf_append(out, prefix, ts_sl_octet_prefix(prefix, (size_t)len));
-		rc = rc ?: ts_buf_append(out, m, (size_t)len);
-		rc = rc ?: (p->octets ? 0 : ts_buf_append(out, "\n", 1));
+		len = ts_sl_frame(&p->fmt, fr, r, b->data + r->off, r->len, out->p + out->len,
+				  p->msg_cap, &trunc);
+		if (len < 0)
+			rc = len;
+		else
+			out->len += (size_t)len;
 	}
-	free(m);
 	return rc;
 }
 
@@ -1655,12 +1078,12 @@ static int syslog_counters(struct ts_output *o, char *buf, size_t len)
 
 const struct ts_output_ops ts_output_syslog = {
 	.type = "syslog",
-	.match = syslog_match,
-	.conf_size = sizeof(struct syslog_conf),
-	.opts = syslog_opts,
-	.conf_init = syslog_conf_init,
-	.conf_spec = syslog_conf_spec,
-	.check = syslog_check,
+	.match = ts_sl_match,
+	.conf_size = sizeof(struct ts_sl_conf),
+	.opts = ts_sl_opts,
+	.conf_init = ts_sl_conf_init,
+	.conf_spec = ts_sl_conf_spec,
+	.check = ts_sl_check,
 	.open = syslog_open,
 	.write = syslog_write,
 	.close = syslog_close,

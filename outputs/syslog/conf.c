@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "syslog/conf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static int bad_url(char *err, size_t errlen, const char *spec, const char *why)
+{
+	snprintf(err, errlen, "%.200s: %s", spec, why);
+	return -EINVAL;
+}
+
+int ts_sl_parse_url(const char *spec, struct ts_sl_url *u, char *err, size_t errlen)
+{
+	static const struct {
+		const char *scheme;
+		enum ts_sl_transport t;
+		uint16_t port;
+	} schemes[] = {
+		{ "syslog://", TS_SL_UDP, 514 },
+		{ "syslog+udp://", TS_SL_UDP, 514 },
+		{ "syslog+tcp://", TS_SL_TCP, 514 },
+		{ "syslog+tls://", TS_SL_TLS, 6514 },
+		{ "syslog+unix://", TS_SL_UNIX, 0 },
+	};
+	const char *rest = NULL, *host, *hend, *port = NULL;
+	size_t hlen;
+
+	memset(u, 0, sizeof(*u));
+	if (!strcmp(spec, "syslog")) {
+		u->transport = TS_SL_LOCAL;
+		strcpy(u->path, "/dev/log");
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (!strncmp(spec, schemes[i].scheme, strlen(schemes[i].scheme))) {
+			rest = spec + strlen(schemes[i].scheme);
+			u->transport = schemes[i].t;
+			u->port = schemes[i].port;
+			break;
+		}
+	if (!rest)
+		return bad_url(err, errlen, spec, "unknown syslog URL (syslog, syslog://HOST:PORT, "
+			       "syslog+udp://, syslog+tcp://, syslog+tls://, syslog+unix://PATH)");
+	if (u->transport == TS_SL_UNIX) {
+		if (!*rest)
+			return bad_url(err, errlen, spec, "the socket path is missing");
+		if (strlen(rest) > TS_SL_PATH_MAX)
+			return bad_url(err, errlen, spec, "the socket path is too long");
+		strcpy(u->path, rest);
+		return 0;
+	}
+	if (*rest == '[') {
+		host = rest + 1;
+		hend = strchr(host, ']');
+		if (!hend)
+			return bad_url(err, errlen, spec, "'[' without ']' around the IPv6 address");
+		if (hend[1] && hend[1] != ':')
+			return bad_url(err, errlen, spec, "only ':PORT' may follow ']'");
+		port = hend[1] == ':' ? hend + 2 : NULL;
+		hlen = (size_t)(hend - host);
+		struct in6_addr a6;
+		char tmp[64];
+
+		if (hlen >= sizeof(tmp))
+			return bad_url(err, errlen, spec, "not an IPv6 address in the brackets");
+		memcpy(tmp, host, hlen);
+		tmp[hlen] = 0;
+		if (inet_pton(AF_INET6, tmp, &a6) != 1)
+			return bad_url(err, errlen, spec, "not an IPv6 address in the brackets");
+	} else {
+		host = rest;
+		hend = strchr(host, ':');
+		if (hend && strchr(hend + 1, ':'))
+			return bad_url(err, errlen, spec, "an IPv6 address must be in brackets: "
+				       "[2001:db8::1]:514");
+		port = hend ? hend + 1 : NULL;
+		if (!hend)
+			hend = host + strlen(host);
+		hlen = (size_t)(hend - host);
+		for (const char *c = host; c < hend; c++)
+			if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			      (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '_'))
+				return bad_url(err, errlen, spec, *c == '/' ?
+					       "no path after the host (syslog+tcp://HOST:PORT)" :
+					       "the host name has a character no host name has");
+	}
+	if (!hlen)
+		return bad_url(err, errlen, spec, "the host is missing");
+	if (hlen >= sizeof(u->host))
+		return bad_url(err, errlen, spec, "the host name is too long");
+	memcpy(u->host, host, hlen);
+	u->host[hlen] = 0;
+	if (port) {
+		unsigned long v;
+		char *end;
+
+		if (!*port || strspn(port, "0123456789") != strlen(port))
+			return bad_url(err, errlen, spec, "the port must be a number from 1 to 65535");
+		errno = 0;
+		v = strtoul(port, &end, 10);
+		if (errno || *end || v < 1 || v > 65535)
+			return bad_url(err, errlen, spec, "the port must be a number from 1 to 65535");
+		u->port = (uint16_t)v;
+	}
+	return 0;
+}
+
+
+
+static const char *const format_names[] = { "rfc5424", "rfc3164", NULL };
+static const char *const facility_names[] = {
+	"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+	"authpriv", "ftp", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
+	"local7", NULL,
+};
+static const unsigned facility_codes[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+					   16, 17, 18, 19, 20, 21, 22, 23 };
+static const char *const severity_names[] = { "emerg", "alert", "crit", "err", "warning",
+					      "notice", "info", "debug", NULL };
+
+static const struct ts_opt tls_opts[] = {
+	{ .name = "ca_file", .type = TS_OPT_STRING, .off = offsetof(struct ts_sl_conf, tls_ca_file) },
+	{ .name = "cert", .type = TS_OPT_STRING, .off = offsetof(struct ts_sl_conf, tls_cert) },
+	{ .name = "key", .type = TS_OPT_STRING, .off = offsetof(struct ts_sl_conf, tls_key) },
+	{ .name = "verify", .type = TS_OPT_BOOL, .off = offsetof(struct ts_sl_conf, tls_verify) },
+	{ .name = "server_name", .type = TS_OPT_STRING,
+	  .off = offsetof(struct ts_sl_conf, tls_server_name) },
+	{ .name = NULL },
+};
+
+const struct ts_opt ts_sl_opts[] = {
+	{ .name = "url", .type = TS_OPT_STRING, .off = offsetof(struct ts_sl_conf, url) },
+	{ .name = "format", .type = TS_OPT_ENUM, .off = offsetof(struct ts_sl_conf, format),
+	  .choices = format_names },
+	{ .name = "facility", .type = TS_OPT_ENUM, .off = offsetof(struct ts_sl_conf, facility),
+	  .choices = facility_names },
+	{ .name = "severity", .type = TS_OPT_ENUM, .off = offsetof(struct ts_sl_conf, severity),
+	  .choices = severity_names },
+	{ .name = "app_name", .type = TS_OPT_STRING, .off = offsetof(struct ts_sl_conf, app_name) },
+	{ .name = "hostname", .type = TS_OPT_STRING, .off = offsetof(struct ts_sl_conf, hostname) },
+	{ .name = "sd_id", .type = TS_OPT_STRING, .off = offsetof(struct ts_sl_conf, sd_id) },
+	{ .name = "max_message", .type = TS_OPT_SIZE,
+	  .off = offsetof(struct ts_sl_conf, max_message), .min = TS_SL_MIN_MESSAGE,
+	  .max = 65536 },
+	{ .name = "timeout", .type = TS_OPT_DURATION, .off = offsetof(struct ts_sl_conf, timeout_ns),
+	  .min = 10 * 1000000ULL, .max = 3600 * 1000000000ULL },
+	{ .name = "tls", .type = TS_OPT_OBJECT, .sub = tls_opts },
+	{ .name = NULL },
+};
+
+bool ts_sl_match(const char *spec)
+{
+	return !strcmp(spec, "syslog") || !strncmp(spec, "syslog://", 9) ||
+	       !strncmp(spec, "syslog+", 7);
+}
+
+void ts_sl_conf_init(void *c)
+{
+	struct ts_sl_conf *sc = c;
+
+	sc->format = -1;
+	sc->facility = 3;	/* daemon */
+	sc->severity = 6;	/* info */
+	sc->timeout_ns = 10 * 1000000000ULL;
+	sc->tls_verify = true;
+}
+
+int ts_sl_conf_spec(void *c, const char *spec, char *err, size_t errlen)
+{
+	struct ts_sl_conf *sc = c;
+
+	sc->url = strdup(spec);
+	return sc->url ? 0 : -ENOMEM;
+}
+
+
+int ts_sl_check(const void *conf, char *err, size_t errlen)
+{
+	const struct ts_sl_conf *c = conf;
+	struct ts_sl_url u;
+
+	return ts_sl_parse_url(c->url ? c->url : "syslog", &u, err, errlen) ? -EINVAL : 0;
+}
+
+int ts_sl_conf_message(const struct ts_sl_conf *c, const struct ts_sl_url *u,
+		       const struct ts_run *run, struct ts_sl_fmt *f, char *err, size_t errlen)
+{
+	bool local = u->transport == TS_SL_LOCAL || u->transport == TS_SL_UNIX;
+	int rc = 0;
+
+	memset(f, 0, sizeof(*f));
+	if (c->format < 0)
+		f->format = u->transport == TS_SL_LOCAL ? TS_SL_RFC3164_LOCAL : TS_SL_RFC5424;
+	else if (c->format == 1)
+		f->format = local ? TS_SL_RFC3164_LOCAL : TS_SL_RFC3164;
+	else
+		f->format = TS_SL_RFC5424;
+	f->facility = facility_codes[c->facility];
+	f->severity = (unsigned)c->severity;
+	f->pid = run->pid;
+	f->max_message = c->max_message ? c->max_message : u->transport == TS_SL_UDP ? 2048 : 8192;
+	if (u->transport == TS_SL_UDP && f->max_message > 65507)
+		return ts_errf(err, errlen, "max_message: %zu is more than a UDP datagram takes "
+			       "(65507)", f->max_message);
+	if (c->app_name)
+		rc = ts_sl_check_app_name(c->app_name, f->format, err, errlen);
+	rc = rc ?: (c->hostname ? ts_sl_check_hostname(c->hostname, err, errlen) : 0);
+	rc = rc ?: (c->sd_id ? ts_sl_check_sd_id(c->sd_id, err, errlen) : 0);
+	if (rc)
+		return rc;
+	snprintf(f->app_name, sizeof(f->app_name), "%s", c->app_name ?: "tcpship");
+	if (c->hostname)
+		snprintf(f->hostname, sizeof(f->hostname), "%s", c->hostname);
+	else
+		ts_sl_sanitize_hostname(run->host, f->hostname);
+	snprintf(f->sd_id, sizeof(f->sd_id), "%s", c->sd_id ?: TS_SL_DEFAULT_SD_ID);
+	return ts_sl_check_fits(f, err, errlen);
+}
