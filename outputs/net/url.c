@@ -59,6 +59,10 @@ int ts_url_parse(const char *url, bool any_scheme, struct ts_url *u, char *err, 
 	if (!h)
 		return ts_err(err, errlen, -ENOMEM, "out of memory");
 	e = curl_url_set(h, CURLUPART_URL, url, flags);
+	if (e == CURLUE_BAD_PORT_NUMBER) {	/* curl's words allow 0, which is refused below */
+		rc = ts_errf(err, errlen, "the port must be a number from 1 to 65535");
+		goto out;
+	}
 	if (e != CURLUE_OK) {
 		rc = ts_errf(err, errlen, "not a URL: %s", curl_url_strerror(e));
 		goto out;
