@@ -1,19 +1,62 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "syslog/conf.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/url.h"
 #include "util.h"
 
-static int bad_url(char *err, size_t errlen, const char *spec, const char *why)
+#define URL_FORMS "syslog, syslog://HOST:PORT, syslog+udp://, syslog+tcp://, syslog+tls://, " \
+		  "syslog+unix://PATH"
+/* what host names are made of; IDN names go in their ASCII (punycode) form */
+#define HOST_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
+
+/* syslog+unix://PATH is a socket path, not a URL: taken as written */
+static int unix_path(const char *spec, const char *path, struct ts_sl_url *u, char *err,
+		     size_t errlen)
 {
-	snprintf(err, errlen, "%.200s: %s", spec, why);
-	return -EINVAL;
+	if (!*path)
+		return ts_errf(err, errlen, "%.200s: the socket path is missing", spec);
+	if (strlen(path) > TS_SL_PATH_MAX)
+		return ts_errf(err, errlen, "%.200s: the socket path is too long", spec);
+	strcpy(u->path, path);
+	return 0;
+}
+
+/* HOST[:PORT] after the scheme, by libcurl's parser. What curl would
+ * also take but a syslog receiver has no use for (a path, user@) is
+ * refused; so is an IPv6 address without brackets, with a hint. The
+ * checks on the text come first, so the message says what was meant. */
+static int host_port(const char *spec, const char *rest, struct ts_sl_url *u, char *err,
+		     size_t errlen)
+{
+	struct ts_url cu;
+	char why[256];
+
+	if (rest[strcspn(rest, "/?#")])
+		return ts_errf(err, errlen, "%.200s: no path after the host (syslog+tcp://HOST:PORT)",
+			       spec);
+	if (strchr(rest, '@'))
+		return ts_errf(err, errlen, "%.200s: no user@ in a syslog URL", spec);
+	if (*rest != '[' && strchr(rest, ':') != strrchr(rest, ':'))
+		return ts_errf(err, errlen, "%.200s: an IPv6 address must be in brackets: "
+			       "[2001:db8::1]:514", spec);
+	/* curl decodes %XX in names and drops an IPv6 zone (%25eth0) */
+	if (strchr(rest, '%'))
+		return ts_errf(err, errlen, "%.200s: the host name has a character no host name has",
+			       spec);
+	if (ts_url_parse(spec, true, &cu, why, sizeof(why)))
+		return ts_errf(err, errlen, "%.200s: %s", spec, why);
+	if (!strchr(cu.host, ':') && strspn(cu.host, HOST_CHARS) != strlen(cu.host))
+		return ts_errf(err, errlen, "%.200s: the host name has a character no host name has",
+			       spec);
+	snprintf(u->host, sizeof(u->host), "%s", cu.host);
+	if (cu.port)
+		u->port = (uint16_t)cu.port;
+	return 0;
 }
 
 int ts_sl_parse_url(const char *spec, struct ts_sl_url *u, char *err, size_t errlen)
@@ -29,8 +72,6 @@ int ts_sl_parse_url(const char *spec, struct ts_sl_url *u, char *err, size_t err
 		{ "syslog+tls://", TS_SL_TLS, 6514 },
 		{ "syslog+unix://", TS_SL_UNIX, 0 },
 	};
-	const char *rest = NULL, *host, *hend, *port = NULL;
-	size_t hlen;
 
 	memset(u, 0, sizeof(*u));
 	if (!strcmp(spec, "syslog")) {
@@ -38,81 +79,19 @@ int ts_sl_parse_url(const char *spec, struct ts_sl_url *u, char *err, size_t err
 		strcpy(u->path, "/dev/log");
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-		if (!strncmp(spec, schemes[i].scheme, strlen(schemes[i].scheme))) {
-			rest = spec + strlen(schemes[i].scheme);
-			u->transport = schemes[i].t;
-			u->port = schemes[i].port;
-			break;
-		}
-	if (!rest)
-		return bad_url(err, errlen, spec, "unknown syslog URL (syslog, syslog://HOST:PORT, "
-			       "syslog+udp://, syslog+tcp://, syslog+tls://, syslog+unix://PATH)");
-	if (u->transport == TS_SL_UNIX) {
-		if (!*rest)
-			return bad_url(err, errlen, spec, "the socket path is missing");
-		if (strlen(rest) > TS_SL_PATH_MAX)
-			return bad_url(err, errlen, spec, "the socket path is too long");
-		strcpy(u->path, rest);
-		return 0;
-	}
-	if (*rest == '[') {
-		host = rest + 1;
-		hend = strchr(host, ']');
-		if (!hend)
-			return bad_url(err, errlen, spec, "'[' without ']' around the IPv6 address");
-		if (hend[1] && hend[1] != ':')
-			return bad_url(err, errlen, spec, "only ':PORT' may follow ']'");
-		port = hend[1] == ':' ? hend + 2 : NULL;
-		hlen = (size_t)(hend - host);
-		struct in6_addr a6;
-		char tmp[64];
+	for (size_t i = 0; i < TS_ARRAY_SIZE(schemes); i++) {
+		size_t n = strlen(schemes[i].scheme);
 
-		if (hlen >= sizeof(tmp))
-			return bad_url(err, errlen, spec, "not an IPv6 address in the brackets");
-		memcpy(tmp, host, hlen);
-		tmp[hlen] = 0;
-		if (inet_pton(AF_INET6, tmp, &a6) != 1)
-			return bad_url(err, errlen, spec, "not an IPv6 address in the brackets");
-	} else {
-		host = rest;
-		hend = strchr(host, ':');
-		if (hend && strchr(hend + 1, ':'))
-			return bad_url(err, errlen, spec, "an IPv6 address must be in brackets: "
-				       "[2001:db8::1]:514");
-		port = hend ? hend + 1 : NULL;
-		if (!hend)
-			hend = host + strlen(host);
-		hlen = (size_t)(hend - host);
-		for (const char *c = host; c < hend; c++)
-			if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-			      (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '_'))
-				return bad_url(err, errlen, spec, *c == '/' ?
-					       "no path after the host (syslog+tcp://HOST:PORT)" :
-					       "the host name has a character no host name has");
+		if (strncmp(spec, schemes[i].scheme, n))
+			continue;
+		u->transport = schemes[i].t;
+		u->port = schemes[i].port;
+		if (u->transport == TS_SL_UNIX)
+			return unix_path(spec, spec + n, u, err, errlen);
+		return host_port(spec, spec + n, u, err, errlen);
 	}
-	if (!hlen)
-		return bad_url(err, errlen, spec, "the host is missing");
-	if (hlen >= sizeof(u->host))
-		return bad_url(err, errlen, spec, "the host name is too long");
-	memcpy(u->host, host, hlen);
-	u->host[hlen] = 0;
-	if (port) {
-		unsigned long v;
-		char *end;
-
-		if (!*port || strspn(port, "0123456789") != strlen(port))
-			return bad_url(err, errlen, spec, "the port must be a number from 1 to 65535");
-		errno = 0;
-		v = strtoul(port, &end, 10);
-		if (errno || *end || v < 1 || v > 65535)
-			return bad_url(err, errlen, spec, "the port must be a number from 1 to 65535");
-		u->port = (uint16_t)v;
-	}
-	return 0;
+	return ts_errf(err, errlen, "%.200s: unknown syslog URL (" URL_FORMS ")", spec);
 }
-
-
 
 static const char *const format_names[] = { "rfc5424", "rfc3164", NULL };
 static const char *const facility_names[] = {

@@ -523,7 +523,9 @@ TEST(syslog_url_bad)
 		"syslog://h:-1", "syslog://h: 514", "syslog://::1:514", "syslog://::1",
 		"syslog://[::1", "syslog://[::1]x", "syslog://[nothex]:1", "syslog://[]:1",
 		"syslog://[10.0.0.1]:1", "syslog://h/path", "syslog://user@h", "syslog://h h",
-		"syslog+tcp://h:99999999999999999999", "syslog+unix://",
+		"syslog+tcp://h:99999999999999999999", "syslog+unix://", "syslog://h/",
+		"syslog://h?x=1", "syslog://h#f", "syslog://b\xc3\xbc" "cher.example",
+		"syslog://[fe80::1%25eth0]:514", "syslog://h%41", "SYSLOG://h",
 		"syslog+unix://////////////////////////////////////////////////////////////////"
 		"///////////////////////////////////////////////////toolong",
 	};
@@ -665,7 +667,7 @@ TEST(syslog_sink_config_mistakes)
 	} cases[] = {
 		{ "syslog+http://h", NULL, "unknown syslog URL" },
 		{ "syslog://h:0", NULL, "port" },
-		{ "syslog+tcp://[::1", NULL, "]" },
+		{ "syslog+tcp://[::1", NULL, "IPv6" },
 		{ NULL, "{\"type\":\"syslog\",\"url\":\"syslog://h:99999\"}", "port" },
 		{ NULL, "{\"type\":\"syslog\",\"format\":\"rfc9999\"}", "rfc5424, rfc3164" },
 		{ NULL, "{\"type\":\"syslog\",\"facility\":\"local8\"}", "local7" },
