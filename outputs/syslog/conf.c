@@ -104,16 +104,6 @@ static const unsigned facility_codes[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
 static const char *const severity_names[] = { "emerg", "alert", "crit", "err", "warning",
 					      "notice", "info", "debug", NULL };
 
-static const struct ts_opt tls_opts[] = {
-	{ .name = "ca_file", .type = TS_OPT_STRING, .off = offsetof(struct ts_sl_conf, tls_ca_file) },
-	{ .name = "cert", .type = TS_OPT_STRING, .off = offsetof(struct ts_sl_conf, tls_cert) },
-	{ .name = "key", .type = TS_OPT_STRING, .off = offsetof(struct ts_sl_conf, tls_key) },
-	{ .name = "verify", .type = TS_OPT_BOOL, .off = offsetof(struct ts_sl_conf, tls_verify) },
-	{ .name = "server_name", .type = TS_OPT_STRING,
-	  .off = offsetof(struct ts_sl_conf, tls_server_name) },
-	{ .name = NULL },
-};
-
 const struct ts_opt ts_sl_opts[] = {
 	{ .name = "url", .type = TS_OPT_STRING, .off = offsetof(struct ts_sl_conf, url) },
 	{ .name = "format", .type = TS_OPT_ENUM, .off = offsetof(struct ts_sl_conf, format),
@@ -130,7 +120,7 @@ const struct ts_opt ts_sl_opts[] = {
 	  .max = 65536 },
 	{ .name = "timeout", .type = TS_OPT_DURATION, .off = offsetof(struct ts_sl_conf, timeout_ns),
 	  .min = 10 * 1000000ULL, .max = 3600 * 1000000000ULL },
-	{ .name = "tls", .type = TS_OPT_OBJECT, .sub = tls_opts },
+	TS_TLS_OPT(offsetof(struct ts_sl_conf, tls)),
 	{ .name = NULL },
 };
 
@@ -148,7 +138,7 @@ void ts_sl_conf_init(void *c)
 	sc->facility = 3;	/* daemon */
 	sc->severity = 6;	/* info */
 	sc->timeout_ns = 10 * 1000000000ULL;
-	sc->tls_verify = true;
+	ts_tls_conf_init(&sc->tls);
 }
 
 int ts_sl_conf_spec(void *c, const char *spec, char *err, size_t errlen)
@@ -201,4 +191,13 @@ int ts_sl_conf_message(const struct ts_sl_conf *c, const struct ts_sl_url *u,
 		ts_sl_sanitize_hostname(run->host, f->hostname);
 	snprintf(f->sd_id, sizeof(f->sd_id), "%s", c->sd_id ?: TS_SL_DEFAULT_SD_ID);
 	return ts_sl_check_fits(f, err, errlen);
+}
+
+int ts_sl_conf_tls(const struct ts_sl_conf *c, const struct ts_sl_url *u, char *err,
+		   size_t errlen)
+{
+	if (u->transport != TS_SL_TLS)
+		return ts_tls_given(&c->tls) ?
+		       ts_errf(err, errlen, "tls: only for syslog+tls:// URLs") : 0;
+	return ts_tls_check(&c->tls, err, errlen);
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/tls.h"
 #include "sink.h"
 #include "syslog/message.h"
 
@@ -43,8 +44,7 @@ struct ts_sl_conf {
 	char *app_name, *hostname, *sd_id;
 	uint64_t max_message;	/* 0: by transport */
 	uint64_t timeout_ns;
-	char *tls_ca_file, *tls_cert, *tls_key, *tls_server_name;
-	bool tls_verify;
+	struct ts_tls_conf tls;
 };
 
 /* for the ops table */
@@ -59,5 +59,8 @@ int ts_sl_check(const void *conf, char *err, size_t errlen);
  * fits in it. run gives the host name and PROCID. */
 int ts_sl_conf_message(const struct ts_sl_conf *c, const struct ts_sl_url *u,
 		       const struct ts_run *run, struct ts_sl_fmt *f, char *err, size_t errlen);
+/* The tls block: only for syslog+tls://, and its files readable. */
+int ts_sl_conf_tls(const struct ts_sl_conf *c, const struct ts_sl_url *u, char *err,
+		   size_t errlen);
 
 #endif

@@ -267,7 +267,7 @@ enum conn_result {
 static enum conn_result tls_handshake(struct priv *p, uint64_t deadline, char *why, size_t len)
 {
 	const struct ts_sl_conf *c = p->conf;
-	const char *name = c->tls_server_name ? c->tls_server_name : p->url.host;
+	const char *name = c->tls.server_name ? c->tls.server_name : p->url.host;
 
 	p->ssl = SSL_new(p->ctx);
 	if (!p->ssl || !SSL_set_fd(p->ssl, p->fd)) {
@@ -277,7 +277,7 @@ static enum conn_result tls_handshake(struct priv *p, uint64_t deadline, char *w
 	/* RFC 6066: no IP literals in SNI */
 	if (!is_ip_literal(name))
 		SSL_set_tlsext_host_name(p->ssl, name);
-	if (c->tls_verify) {
+	if (c->tls.verify) {
 		int ok = is_ip_literal(name) ?
 			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(p->ssl), name) :
 			SSL_set1_host(p->ssl, name);
@@ -807,33 +807,11 @@ static enum ts_out_result syslog_write(struct ts_output *o, const struct ts_batc
 	return r;
 }
 
-static int readable(const char *key, const char *path, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		snprintf(err, errlen, "tls.%s: cannot read %s: %s", key, path, strerror(errno));
-		return -EINVAL;
-	}
-	close(fd);
-	return 0;
-}
-
 static int tls_setup(struct priv *p, char *err, size_t errlen)
 {
 	const struct ts_sl_conf *c = p->conf;
 	unsigned long e;
-	int rc = 0;
 
-	if ((c->tls_cert && !c->tls_key) || (!c->tls_cert && c->tls_key)) {
-		snprintf(err, errlen, "tls: a client certificate needs both cert and key");
-		return -EINVAL;
-	}
-	rc = rc ?: (c->tls_ca_file ? readable("ca_file", c->tls_ca_file, err, errlen) : 0);
-	rc = rc ?: (c->tls_cert ? readable("cert", c->tls_cert, err, errlen) : 0);
-	rc = rc ?: (c->tls_key ? readable("key", c->tls_key, err, errlen) : 0);
-	if (rc)
-		return rc;
 	ERR_clear_error();
 	p->ctx = SSL_CTX_new(TLS_client_method());
 	if (!p->ctx || !SSL_CTX_set_min_proto_version(p->ctx, TLS1_2_VERSION)) {
@@ -843,29 +821,29 @@ static int tls_setup(struct priv *p, char *err, size_t errlen)
 	}
 	SSL_CTX_set_mode(p->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_verify(p->ctx, c->tls_verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
-	if (c->tls_verify) {
-		if (c->tls_ca_file ? !SSL_CTX_load_verify_locations(p->ctx, c->tls_ca_file, NULL)
+	SSL_CTX_set_verify(p->ctx, c->tls.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	if (c->tls.verify) {
+		if (c->tls.ca_file ? !SSL_CTX_load_verify_locations(p->ctx, c->tls.ca_file, NULL)
 				   : !SSL_CTX_set_default_verify_paths(p->ctx)) {
 			e = ERR_peek_last_error();
 			snprintf(err, errlen, "tls.ca_file: cannot load %s: %s",
-				 c->tls_ca_file ? c->tls_ca_file : "the system's CA certificates",
+				 c->tls.ca_file ? c->tls.ca_file : "the system's CA certificates",
 				 ERR_reason_error_string(e) ?: "unknown error");
 			return -EINVAL;
 		}
 	}
-	if (c->tls_cert) {
-		if (!SSL_CTX_use_certificate_chain_file(p->ctx, c->tls_cert)) {
+	if (c->tls.cert) {
+		if (!SSL_CTX_use_certificate_chain_file(p->ctx, c->tls.cert)) {
 			e = ERR_peek_last_error();
-			snprintf(err, errlen, "tls.cert: cannot load %s: %s", c->tls_cert,
+			snprintf(err, errlen, "tls.cert: cannot load %s: %s", c->tls.cert,
 				 ERR_reason_error_string(e) ?: "unknown error");
 			return -EINVAL;
 		}
-		if (!SSL_CTX_use_PrivateKey_file(p->ctx, c->tls_key, SSL_FILETYPE_PEM) ||
+		if (!SSL_CTX_use_PrivateKey_file(p->ctx, c->tls.key, SSL_FILETYPE_PEM) ||
 		    !SSL_CTX_check_private_key(p->ctx)) {
 			e = ERR_peek_last_error();
-			snprintf(err, errlen, "tls.key: cannot use %s with %s: %s", c->tls_key,
-				 c->tls_cert, ERR_reason_error_string(e) ?: "unknown error");
+			snprintf(err, errlen, "tls.key: cannot use %s with %s: %s", c->tls.key,
+				 c->tls.cert, ERR_reason_error_string(e) ?: "unknown error");
 			return -EINVAL;
 		}
 	}
@@ -941,12 +919,9 @@ static int syslog_open(struct ts_output *o, const void *conf, char *err, size_t 
 	}
 
 	/* the transport */
-	if (p->url.transport != TS_SL_TLS &&
-	    (c->tls_ca_file || c->tls_cert || c->tls_key || c->tls_server_name || !c->tls_verify)) {
-		snprintf(err, errlen, "tls: only for syslog+tls:// URLs");
-		rc = -EINVAL;
+	rc = ts_sl_conf_tls(c, &p->url, err, errlen);
+	if (rc)
 		goto fail;
-	}
 	if (local) {
 		snprintf(p->peer, sizeof(p->peer), "%s", p->url.path);
 	} else {
