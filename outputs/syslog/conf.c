@@ -1,4 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The syslog sink's configuration: its keys and their defaults, its URLs
+ * (HOST[:PORT] by libcurl's parser, IPv6 hosts in brackets:
+ * syslog+tcp://[2001:db8::1]:514), and the message settings open() derives
+ * from them.
+ */
 #include "syslog/conf.h"
 
 #include <errno.h>
@@ -134,9 +140,10 @@ void ts_sl_conf_init(void *c)
 {
 	struct ts_sl_conf *sc = c;
 
-	sc->format = -1;
+	sc->format = -1;	/* by transport: see ts_sl_conf_message */
 	sc->facility = 3;	/* daemon */
-	sc->severity = 6;	/* info */
+	sc->severity = 6;	/* info; notable records are raised to notice */
+	/* for each connect, TLS handshake, and send that makes no progress */
 	sc->timeout_ns = 10 * 1000000000ULL;
 	ts_tls_conf_init(&sc->tls);
 }
@@ -148,7 +155,6 @@ int ts_sl_conf_spec(void *c, const char *spec, char *err, size_t errlen)
 	sc->url = strdup(spec);
 	return sc->url ? 0 : -ENOMEM;
 }
-
 
 int ts_sl_check(const void *conf, char *err, size_t errlen)
 {
@@ -165,6 +171,12 @@ int ts_sl_conf_message(const struct ts_sl_conf *c, const struct ts_sl_url *u,
 	int rc = 0;
 
 	memset(f, 0, sizeof(*f));
+	/* /dev/log gets the BSD form glibc's syslog(3) sends, without
+	 * HOSTNAME: journald, which owns /dev/log on systemd hosts, does not
+	 * parse RFC 5424 there (systemd issue #19251), and rsyslog's imuxsock
+	 * expects that form too (rsyslog issue #437). Asked for, rfc3164 is
+	 * that local form on any local socket; over the network it carries
+	 * HOSTNAME. */
 	if (c->format < 0)
 		f->format = u->transport == TS_SL_LOCAL ? TS_SL_RFC3164_LOCAL : TS_SL_RFC5424;
 	else if (c->format == 1)
@@ -174,8 +186,10 @@ int ts_sl_conf_message(const struct ts_sl_conf *c, const struct ts_sl_url *u,
 	f->facility = facility_codes[c->facility];
 	f->severity = (unsigned)c->severity;
 	f->pid = run->pid;
+	/* 8 KiB is rsyslog's default maxMessageSize; on UDP 2048, what RFC
+	 * 5426 3.2 says receivers should take (bigger datagrams fragment) */
 	f->max_message = c->max_message ? c->max_message : u->transport == TS_SL_UDP ? 2048 : 8192;
-	if (u->transport == TS_SL_UDP && f->max_message > 65507)
+	if (u->transport == TS_SL_UDP && f->max_message > 65507)	/* UDP over IPv4 */
 		return ts_errf(err, errlen, "max_message: %zu is more than a UDP datagram takes "
 			       "(65507)", f->max_message);
 	if (c->app_name)
