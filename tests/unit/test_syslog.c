@@ -411,6 +411,59 @@ TEST(syslog_octet_counting_prefix)
 	CHECK_STR(p, "65536 ");
 }
 
+TEST(syslog_framings)
+{
+	struct ts_sl_fmt f;
+	struct ts_rec r;
+	char out[8192 + TS_SL_FRAMING_MAX], msg[600], want[700];
+	bool trunc;
+	int n, mlen;
+
+	mk_fmt(&f, TS_SL_RFC5424);
+	mk_rec(&r, TS_CONNECT, TS_IPV4, TS_F_TASK | TS_F_SADDR);
+	mlen = ts_sl_format(&f, &r, LINE, strlen(LINE), msg, sizeof(msg), &trunc);
+	CHECK(mlen > 0);
+	/* a datagram: the message alone */
+	n = ts_sl_frame(&f, TS_SL_BARE, &r, LINE, strlen(LINE), out, sizeof(out), &trunc);
+	CHECK_MEM(out, (size_t)n, msg, (size_t)mlen);
+	/* TCP/TLS: RFC 6587 octet counting */
+	snprintf(want, sizeof(want), "%d %.*s", mlen, mlen, msg);
+	n = ts_sl_frame(&f, TS_SL_OCTETS, &r, LINE, strlen(LINE), out, sizeof(out), &trunc);
+	CHECK_MEM(out, (size_t)n, want, strlen(want));
+	/* a local stream socket: newline-terminated */
+	snprintf(want, sizeof(want), "%.*s\n", mlen, msg);
+	n = ts_sl_frame(&f, TS_SL_NEWLINE, &r, LINE, strlen(LINE), out, sizeof(out), &trunc);
+	CHECK_MEM(out, (size_t)n, want, strlen(want));
+	/* a message of exactly max_message still fits with its framing */
+	f.max_message = (size_t)mlen;
+	snprintf(want, sizeof(want), "%d %.*s", mlen, mlen, msg);
+	n = ts_sl_frame(&f, TS_SL_OCTETS, &r, LINE, strlen(LINE), out,
+			f.max_message + TS_SL_FRAMING_MAX, &trunc);
+	CHECK_MEM(out, (size_t)n, want, strlen(want));
+	CHECK(!trunc);
+}
+
+TEST(syslog_worst_record_must_fit)
+{
+	struct ts_sl_fmt f;
+	char err[300] = "";
+
+	mk_fmt(&f, TS_SL_RFC5424);
+	f.max_message = TS_SL_MIN_MESSAGE;
+	CHECKF(!ts_sl_check_fits(&f, err, sizeof(err)), "%s", err);
+	/* the longest HOSTNAME leaves no room in 480 bytes */
+	memset(f.hostname, 'h', TS_SL_HOST_MAX);
+	f.hostname[TS_SL_HOST_MAX] = 0;
+	CHECK_INT(ts_sl_check_fits(&f, err, sizeof(err)), -EINVAL);
+	CHECKF(strstr(err, "max_message: 480 is too small") && strstr(err, "at least"), "%s", err);
+	f.max_message = 8192;
+	CHECKF(!ts_sl_check_fits(&f, err, sizeof(err)), "%s", err);
+	/* the local form has no HOSTNAME */
+	f.format = TS_SL_RFC3164_LOCAL;
+	f.max_message = TS_SL_MIN_MESSAGE;
+	CHECKF(!ts_sl_check_fits(&f, err, sizeof(err)), "%s", err);
+}
+
 TEST(syslog_hostname_sanitising)
 {
 	char out[TS_SL_HOST_MAX + 1], in[400], err[200];
