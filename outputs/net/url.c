@@ -34,6 +34,19 @@ static bool present(CURLU *h, CURLUPart what)
 	return ok;
 }
 
+/* curl reads "host:" as no port (RFC 3986 allows an empty one); whoever
+ * wrote the colon meant a port and left it out. */
+static bool empty_port(const char *url)
+{
+	const char *a = strstr(url, "://"), *end;
+
+	if (!a)
+		return false;
+	a += 3;
+	end = a + strcspn(a, "/?#");
+	return end > a && end[-1] == ':';
+}
+
 int ts_url_parse(const char *url, bool any_scheme, struct ts_url *u, char *err, size_t errlen)
 {
 	unsigned flags = any_scheme ? CURLU_NON_SUPPORT_SCHEME : 0;
@@ -50,7 +63,7 @@ int ts_url_parse(const char *url, bool any_scheme, struct ts_url *u, char *err, 
 		/* the two mistakes people make, in the words of the checks below */
 		if (e == CURLUE_NO_HOST)
 			rc = ts_errf(err, errlen, "no host in the URL");
-		else if (e == CURLUE_BAD_PORT_NUMBER)
+		else if (e == CURLUE_BAD_PORT_NUMBER)	/* curl's words allow 0, refused below */
 			rc = ts_errf(err, errlen, "the port must be a number from 1 to 65535");
 		else
 			rc = ts_errf(err, errlen, "not a URL: %s", curl_url_strerror(e));
@@ -67,14 +80,12 @@ int ts_url_parse(const char *url, bool any_scheme, struct ts_url *u, char *err, 
 		memmove(u->host, u->host + 1, n - 2);
 		u->host[n - 2] = 0;
 	}
-	if (part(h, CURLUPART_PORT, port, sizeof(port))) {
+	if (part(h, CURLUPART_PORT, port, sizeof(port)))
 		u->port = (unsigned)strtoul(port, NULL, 10);
-		/* curl takes :0, which nothing listens on (and port 0 here
-		 * means "none given") */
-		if (!u->port) {
-			rc = ts_errf(err, errlen, "the port must be a number from 1 to 65535");
-			goto out;
-		}
+	/* curl takes port 0, which would read as "none given" here */
+	if ((port[0] && !u->port) || empty_port(url)) {
+		rc = ts_errf(err, errlen, "the port must be a number from 1 to 65535");
+		goto out;
 	}
 	if (!part(h, CURLUPART_PATH, u->path, sizeof(u->path))) {
 		rc = ts_errf(err, errlen, "the URL's path is too long");

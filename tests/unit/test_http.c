@@ -527,7 +527,7 @@ TEST(http_bulk_answer_all_ok_fast_path)
 TEST(http_url_parse)
 {
 	static const char *const fine[] = {
-		"http://es.example", "http://h:/", "http://[::1]/x", "http://h_x.y:9200",
+		"http://es.example", "http://[::1]/x", "http://h_x.y:9200",
 		"http://h/p%20q?a=b&c=%41", "https://h/\xc3\xa9",
 	};
 	struct ts_url u;
@@ -566,6 +566,7 @@ TEST(http_url_rejects)
 		{ "http://u:secret@h/", "refused" },
 		{ "http://u@h/", "refused" },
 		{ "http://h:0/", "port" },
+		{ "http://h:/", "port" },
 		{ "http://h:65536/", "port" },
 		{ "http://h:8o/", "port" },
 		{ "http://h/a b", "%20" },

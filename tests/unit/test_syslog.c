@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The syslog sink's pure half (outputs/syslog.h): golden RFC 5424 and RFC
- * 3164 messages from hand-built records, PRI and the severity raise, SD
- * escaping of hostile task names, truncation at a UTF-8 boundary, framing,
- * names and URLs. Then the sink itself through its ops, without a network:
+ * The syslog sink's pure half (outputs/syslog/message.h, conf.h): golden
+ * RFC 5424 and RFC 3164 messages from hand-built records, PRI and the
+ * severity raise, SD escaping of hostile task names, truncation at a UTF-8
+ * boundary, framing, names and URLs. Then the sink itself through its ops, without a network:
  * the format hook shows the exact bytes write() would send.
  */
 #include <errno.h>
@@ -18,7 +18,8 @@
 #include "reader.h"
 #include "sink.h"
 #include "sink_open.h"
-#include "syslog.h"
+#include "syslog/conf.h"
+#include "syslog/message.h"
 #include "tcpship.h"
 #include "test.h"
 
@@ -232,40 +233,36 @@ TEST(syslog_pri)
 
 TEST(syslog_severity_raised_for_retransmits_and_failed_closes)
 {
-	static const char ok_close[] = "{\"type\":\"close\",\"established\":true}\n";
-	static const char err_close[] =
-		"{\"type\":\"close\",\"established\":true,\"error\":\"ECONNRESET\"}\n";
-	/* a task named `","error":"` cannot fake the key: its quotes are escaped */
+	/* a task named `","error":"` in a close's line */
 	static const char fake_close[] =
 		"{\"type\":\"close\",\"comm\":\"\\\",\\\"error\\\":\\\"\",\"established\":true}\n";
 	struct ts_sl_fmt f;
 	struct ts_rec r;
+	struct msg m;
 
 	mk_fmt(&f, TS_SL_RFC5424);
 	mk_rec(&r, TS_RETRANSMIT, TS_IPV4, TS_F_TASK);
-	CHECK_INT(ts_sl_severity(&f, &r, LINE, strlen(LINE)), 5);
+	CHECK_INT(ts_sl_severity(&f, &r), 5);
 	mk_rec(&r, TS_CLOSE, TS_IPV4, TS_F_ESTABLISHED);
-	CHECK_INT(ts_sl_severity(&f, &r, ok_close, strlen(ok_close)), 6);
-	/* the header says it, not the line: a task name cannot fake it */
-	CHECK_INT(ts_sl_severity(&f, &r, fake_close, strlen(fake_close)), 6);
+	CHECK_INT(ts_sl_severity(&f, &r), 6);
+	/* the record says it, not the line: a task name cannot fake it */
+	FMT(&f, &r, fake_close, strlen(fake_close), &m);
+	CHECKF(!strncmp(m.buf, "<30>1 ", 6), "%s", m.buf);
 	mk_rec(&r, TS_CLOSE, TS_IPV4, TS_F_ESTABLISHED | TS_F_ERROR);
-	CHECK_INT(ts_sl_severity(&f, &r, err_close, strlen(err_close)), 5);
-	mk_rec(&r, TS_CLOSE, TS_IPV4, TS_F_ESTABLISHED);
+	CHECK_INT(ts_sl_severity(&f, &r), 5);
 	mk_rec(&r, TS_CLOSE, TS_IPV4, 0);	/* never established: a failed connect */
-	CHECK_INT(ts_sl_severity(&f, &r, ok_close, strlen(ok_close)), 5);
+	CHECK_INT(ts_sl_severity(&f, &r), 5);
 	mk_rec(&r, TS_CONNECT, TS_IPV4, 0);
-	CHECK_INT(ts_sl_severity(&f, &r, LINE, strlen(LINE)), 6);
+	CHECK_INT(ts_sl_severity(&f, &r), 6);
 	/* a more severe configured level is kept, a less severe one raised */
 	f.severity = 3;
 	mk_rec(&r, TS_RETRANSMIT, TS_IPV4, 0);
-	CHECK_INT(ts_sl_severity(&f, &r, LINE, strlen(LINE)), 3);
+	CHECK_INT(ts_sl_severity(&f, &r), 3);
 	f.severity = 7;
-	CHECK_INT(ts_sl_severity(&f, &r, LINE, strlen(LINE)), 5);
+	CHECK_INT(ts_sl_severity(&f, &r), 5);
 	mk_rec(&r, TS_ACCEPT, TS_IPV4, 0);
-	CHECK_INT(ts_sl_severity(&f, &r, LINE, strlen(LINE)), 7);
+	CHECK_INT(ts_sl_severity(&f, &r), 7);
 	/* and it reaches PRI: daemon.notice */
-	struct msg m;
-
 	f.severity = 6;
 	mk_rec(&r, TS_RETRANSMIT, TS_IPV4, 0);
 	FMT(&f, &r, LINE, strlen(LINE), &m);
@@ -414,6 +411,59 @@ TEST(syslog_octet_counting_prefix)
 	CHECK_STR(p, "65536 ");
 }
 
+TEST(syslog_framings)
+{
+	struct ts_sl_fmt f;
+	struct ts_rec r;
+	char out[8192 + TS_SL_FRAMING_MAX], msg[600], want[700];
+	bool trunc;
+	int n, mlen;
+
+	mk_fmt(&f, TS_SL_RFC5424);
+	mk_rec(&r, TS_CONNECT, TS_IPV4, TS_F_TASK | TS_F_SADDR);
+	mlen = ts_sl_format(&f, &r, LINE, strlen(LINE), msg, sizeof(msg), &trunc);
+	CHECK(mlen > 0);
+	/* a datagram: the message alone */
+	n = ts_sl_frame(&f, TS_SL_BARE, &r, LINE, strlen(LINE), out, sizeof(out), &trunc);
+	CHECK_MEM(out, (size_t)n, msg, (size_t)mlen);
+	/* TCP/TLS: RFC 6587 octet counting */
+	snprintf(want, sizeof(want), "%d %.*s", mlen, mlen, msg);
+	n = ts_sl_frame(&f, TS_SL_OCTETS, &r, LINE, strlen(LINE), out, sizeof(out), &trunc);
+	CHECK_MEM(out, (size_t)n, want, strlen(want));
+	/* a local stream socket: newline-terminated */
+	snprintf(want, sizeof(want), "%.*s\n", mlen, msg);
+	n = ts_sl_frame(&f, TS_SL_NEWLINE, &r, LINE, strlen(LINE), out, sizeof(out), &trunc);
+	CHECK_MEM(out, (size_t)n, want, strlen(want));
+	/* a message of exactly max_message still fits with its framing */
+	f.max_message = (size_t)mlen;
+	snprintf(want, sizeof(want), "%d %.*s", mlen, mlen, msg);
+	n = ts_sl_frame(&f, TS_SL_OCTETS, &r, LINE, strlen(LINE), out,
+			f.max_message + TS_SL_FRAMING_MAX, &trunc);
+	CHECK_MEM(out, (size_t)n, want, strlen(want));
+	CHECK(!trunc);
+}
+
+TEST(syslog_worst_record_must_fit)
+{
+	struct ts_sl_fmt f;
+	char err[300] = "";
+
+	mk_fmt(&f, TS_SL_RFC5424);
+	f.max_message = TS_SL_MIN_MESSAGE;
+	CHECKF(!ts_sl_check_fits(&f, err, sizeof(err)), "%s", err);
+	/* the longest HOSTNAME leaves no room in 480 bytes */
+	memset(f.hostname, 'h', TS_SL_HOST_MAX);
+	f.hostname[TS_SL_HOST_MAX] = 0;
+	CHECK_INT(ts_sl_check_fits(&f, err, sizeof(err)), -EINVAL);
+	CHECKF(strstr(err, "max_message: 480 is too small") && strstr(err, "at least"), "%s", err);
+	f.max_message = 8192;
+	CHECKF(!ts_sl_check_fits(&f, err, sizeof(err)), "%s", err);
+	/* the local form has no HOSTNAME */
+	f.format = TS_SL_RFC3164_LOCAL;
+	f.max_message = TS_SL_MIN_MESSAGE;
+	CHECKF(!ts_sl_check_fits(&f, err, sizeof(err)), "%s", err);
+}
+
 TEST(syslog_hostname_sanitising)
 {
 	char out[TS_SL_HOST_MAX + 1], in[400], err[200];
@@ -526,7 +576,9 @@ TEST(syslog_url_bad)
 		"syslog://h:-1", "syslog://h: 514", "syslog://::1:514", "syslog://::1",
 		"syslog://[::1", "syslog://[::1]x", "syslog://[nothex]:1", "syslog://[]:1",
 		"syslog://[10.0.0.1]:1", "syslog://h/path", "syslog://user@h", "syslog://h h",
-		"syslog+tcp://h:99999999999999999999", "syslog+unix://",
+		"syslog+tcp://h:99999999999999999999", "syslog+unix://", "syslog://h/",
+		"syslog://h?x=1", "syslog://h#f", "syslog://b\xc3\xbc" "cher.example",
+		"syslog://[fe80::1%25eth0]:514", "syslog://h%41", "SYSLOG://h",
 		"syslog+unix://////////////////////////////////////////////////////////////////"
 		"///////////////////////////////////////////////////toolong",
 	};
@@ -668,7 +720,7 @@ TEST(syslog_sink_config_mistakes)
 	} cases[] = {
 		{ "syslog+http://h", NULL, "unknown syslog URL" },
 		{ "syslog://h:0", NULL, "port" },
-		{ "syslog+tcp://[::1", NULL, "]" },
+		{ "syslog+tcp://[::1", NULL, "IPv6" },
 		{ NULL, "{\"type\":\"syslog\",\"url\":\"syslog://h:99999\"}", "port" },
 		{ NULL, "{\"type\":\"syslog\",\"format\":\"rfc9999\"}", "rfc5424, rfc3164" },
 		{ NULL, "{\"type\":\"syslog\",\"facility\":\"local8\"}", "local7" },
