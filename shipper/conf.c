@@ -53,6 +53,19 @@ int ts_json_u64(struct json_object *v, uint64_t *out)
 	return -EINVAL;
 }
 
+int ts_json_count(struct json_object *v, const char *path, uint64_t *out, char *err,
+		  size_t errlen)
+{
+	int rc = ts_json_u64(v, out);
+
+	if (rc == -ERANGE)
+		return ts_errf(err, errlen, "%s: must not be negative or that large", path);
+	if (rc)
+		return ts_errf(err, errlen, "%s: must be a whole number, not %s", path,
+			       ts_json_type_word(v));
+	return 0;
+}
+
 static int range(const struct ts_opt *t, uint64_t v, const char *path, char *err, size_t errlen)
 {
 	if (v < t->min || (t->max && v > t->max)) {
@@ -127,7 +140,8 @@ static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, co
 		char **dst = (char **)field;
 
 		if (jt != json_type_string)
-			return ts_errf(err, errlen, "%s: must be a string, not %s", path, ts_json_type_word(v));
+			return ts_errf(err, errlen, "%s: must be a string, not %s", path,
+				       ts_json_type_word(v));
 		if (strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
 			return ts_errf(err, errlen, "%s: must not contain NUL bytes", path);
 		free(*dst);
@@ -135,12 +149,8 @@ static int set_one(const struct ts_opt *t, void *conf, struct json_object *v, co
 		return *dst ? 0 : -ENOMEM;
 	}
 	case TS_OPT_UINT:
-		rc = ts_json_u64(v, &u);
-		if (rc == -ERANGE)
-			return ts_errf(err, errlen, "%s: must not be negative or that large", path);
-		if (rc)
-			return ts_errf(err, errlen, "%s: must be a whole number, not %s", path,
-				   ts_json_type_word(v));
+		if ((rc = ts_json_count(v, path, &u, err, errlen)))
+			return rc;
 		if ((rc = range(t, u, path, err, errlen)))
 			return rc;
 		*(uint64_t *)field = u;

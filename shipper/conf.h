@@ -21,6 +21,9 @@ const char *ts_json_type_word(struct json_object *v);
 /* a non-negative integer from a JSON number: 0, -EINVAL (not an integer)
  * or -ERANGE (negative, or too large for json-c) */
 int ts_json_u64(struct json_object *v, uint64_t *out);
+/* the same for a config value at path, with the message for a mistake */
+int ts_json_count(struct json_object *v, const char *path, uint64_t *out, char *err,
+		  size_t errlen);
 
 /* Fill conf from obj following table t; path prefixes messages. */
 int ts_conf_apply(const struct ts_opt *t, void *conf, struct json_object *obj,

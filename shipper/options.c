@@ -622,13 +622,8 @@ static int conf_number(const struct optdef *d, struct ts_options *o, struct json
 			return ts_errf(err, errlen, "%s: %g is not a duration", path, s);
 		return store_scaled(d, o, (uint64_t)(s * 1e9), path, err, errlen);
 	}
-	rc = ts_json_u64(v, &u);
-	if (rc == -ERANGE)
-		return ts_errf(err, errlen, "%s: must not be negative or that large", path);
-	if (rc)
-		return ts_errf(err, errlen, "%s: must be a whole number, not %s", path,
-			       ts_json_type_word(v));
-	return store_scaled(d, o, u, path, err, errlen);
+	rc = ts_json_count(v, path, &u, err, errlen);
+	return rc ?: store_scaled(d, o, u, path, err, errlen);
 }
 
 static int conf_family(struct ts_options *o, struct json_object *v, const char *path,
