@@ -92,7 +92,7 @@ int ts_reader_handle(struct ts_reader *r, const void *data, size_t size)
 	uint64_t wall;
 	bool any = false;
 
-	if (size < sizeof(*h) || ts_rec_check(data, size)) {
+	if (ts_rec_check(data, size)) {	/* too short, unknown type or family */
 		r->malformed++;
 		return 0;
 	}
