@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * ts_dns_parse_query() on crafted queries. Names are written in wire form
- * (length bytes and all) so that labels can hold '.', NUL and 0xff.
+ * (length bytes and all) so that labels can hold '.', NUL and 0xff. The
+ * last part checks random names against glibc's resolver as an oracle.
  */
+#include <arpa/nameser.h>
 #include <errno.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -326,92 +329,247 @@ TEST(dns_type_names)
 	}
 }
 
-/* ---- glibc's resolver as the oracle ---- */
+/*
+ * glibc's resolver as an oracle. For names of random labels of random bytes
+ * (a fixed seed, so every run sees the same names) glibc says what the
+ * question is: ns_name_ntop() on the wire name, dn_expand() on the packet,
+ * ns_initparse() + ns_parserr() on the whole question.
+ *
+ * ns_name_ntop() and ours agree exactly, with no normalisation: glibc's
+ * ns_name_ntop (resolv/ns_name_ntop.c) escapes the same eight specials
+ * " . ; \ ( ) @ $ with a backslash, writes every byte outside 0x21..0x7e as
+ * \DDD (three decimal digits) and gives "." for the root, as we do.
+ * dn_expand() differs in one way only: it turns the root's "." into ""
+ * (resolv/dn_expand.c), so its "" is compared as "." (glibc's own
+ * ns_rr_name() macro does the same for ns_parserr()'s name). They also
+ * agree on where a name ends: dn_expand() unpacks into NS_MAXCDNAME (255)
+ * bytes, length bytes and root included, our RFC 1035 limit.
+ *
+ * Where glibc differs on purpose: it follows compression pointers, which
+ * we refuse (a query's one question has nothing to point at); the names
+ * here have none.
+ */
+#define ORACLE_SEED 0x7463707368697021ull	/* "tcpship!" */
 
-#include <arpa/nameser.h>
-#include <resolv.h>
-
-static uint64_t oracle_rng = 0x9e3779b97f4a7c15ULL;	/* fixed seed: the same names each run */
-
-static uint32_t next_rand(void)
+static uint64_t rnd(uint64_t *s)	/* splitmix64 */
 {
-	/* xorshift64* */
-	oracle_rng ^= oracle_rng >> 12;
-	oracle_rng ^= oracle_rng << 25;
-	oracle_rng ^= oracle_rng >> 27;
-	return (uint32_t)((oracle_rng * 2685821657736338717ULL) >> 32);
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
 }
 
-/* A random wire name of at most 255 bytes into w; its length. Label bytes
- * lean towards what needs escaping: dots, backslashes, quotes, controls,
- * bytes past 0x7f. */
-static size_t random_name(uint8_t *w)
+static unsigned rnd_below(uint64_t *s, unsigned n)
 {
-	static const uint8_t tricky[] = { '.', '\\', '"', ';', '(', ')', '@', '$', ' ', 0, 0x7f,
-					  0x80, 0xff, '\n', 'a', 'Z', '-', '_' };
-	size_t n = 0;
-	unsigned labels = next_rand() % 8;
+	return (unsigned)(rnd(s) % n);
+}
 
-	for (unsigned l = 0; l < labels; l++) {
-		unsigned len = 1 + next_rand() % 63;
+/* mostly the bytes that need care: specials, controls, NUL, >= 0x7f */
+static uint8_t rnd_byte(uint64_t *s)
+{
+	static const char specials[] = ".\\\";()@$";
 
-		if (n + 1 + len + 1 > 255)
-			break;
-		w[n++] = (uint8_t)len;
-		for (unsigned i = 0; i < len; i++)
-			w[n++] = next_rand() % 3 ? tricky[next_rand() % sizeof(tricky)]
-						 : (uint8_t)next_rand();
+	switch (rnd_below(s, 5)) {
+	case 0: return (uint8_t)specials[rnd_below(s, sizeof(specials) - 1)];
+	case 1: return (uint8_t)rnd_below(s, 0x21);		/* NUL .. space */
+	case 2: return (uint8_t)(0x7f + rnd_below(s, 0x81));	/* DEL .. 0xff */
+	case 3: return (uint8_t)(0x21 + rnd_below(s, 0x5e));	/* printable */
+	default: return (uint8_t)rnd(s);
 	}
-	w[n++] = 0;
-	return n;
 }
 
-TEST(dns_parse_agrees_with_glibc)
-{
-	unsigned compared = 0, prefixes = 0;
+struct oracle_seen {
+	bool byte[256];
+	bool label_len[64];
+};
 
-	for (int k = 0; k < 3000; k++) {
-		uint8_t pkt[12 + 256 + 4] = { 0x12, 0x34, 0x01, 0x00, 0, 1 };
-		char ours_ntop[NS_MAXDNAME], theirs[NS_MAXDNAME];
+/*
+ * A wire name of exactly `total` bytes (1 for the root, else at least 3):
+ * labels of 1..63 random bytes, then the root label.
+ */
+static size_t rnd_name(uint64_t *s, uint8_t *buf, size_t total, struct oracle_seen *seen)
+{
+	size_t off = 0, rem = total - 1;
+
+	while (rem) {
+		unsigned max = rem - 1 > 63 ? 63 : (unsigned)(rem - 1);
+		unsigned n;
+
+		/* half of them short, so that names have many labels */
+		if (max > 8 && rnd_below(s, 2))
+			max = 8;
+		n = 1 + rnd_below(s, max);
+		if (rem - 1 - n == 1)	/* one byte left could not be a label */
+			n = n > 1 ? n - 1 : n + 1;
+		buf[off++] = (uint8_t)n;
+		seen->label_len[n] = true;
+		for (unsigned i = 0; i < n; i++) {
+			buf[off] = rnd_byte(s);
+			seen->byte[buf[off++]] = true;
+		}
+		rem -= 1 + n;
+	}
+	buf[off++] = 0;
+	return off;
+}
+
+/* 1/16 the root, 1/8 the longest name allowed, else 3..255 wire bytes */
+static size_t rnd_total(uint64_t *s)
+{
+	unsigned r = rnd_below(s, 16);
+
+	return r == 0 ? 1 : r < 3 ? 255 : 3 + rnd_below(s, 253);
+}
+
+/* glibc's question through ns_initparse() and ns_parserr(), or false */
+static bool ns_question(const uint8_t *p, size_t len, ns_rr *rr)
+{
+	ns_msg h;
+
+	return ns_initparse(p, (int)len, &h) == 0 && ns_parserr(&h, ns_s_qd, 0, rr) == 0;
+}
+
+#define ORACLE_NAMES 20000
+
+TEST(dns_oracle_glibc_names)
+{
+	uint64_t s = ORACLE_SEED;
+	struct oracle_seen seen = { 0 };
+	size_t compared = 0, roots = 0, longest = 0, escaped = 0;
+
+	for (size_t i = 0; i < ORACLE_NAMES; i++) {
+		uint8_t name[NS_MAXCDNAME + 1], b[NS_MAXCDNAME + 64];
+		char ntop[NS_MAXDNAME], exp[NS_MAXDNAME], what[80];
+		size_t total = rnd_total(&s), nl = rnd_name(&s, name, total, &seen), n;
+		uint16_t qtype = (uint16_t)rnd(&s);
 		struct ts_dns_query q;
-		size_t nl = random_name(pkt + 12), len = 12 + nl + 4;
-		int x;
+		ns_rr rr;
+		int rc;
 
-		pkt[12 + nl + 1] = 28;	/* AAAA, IN */
-		pkt[12 + nl + 3] = 1;
-		if (ts_dns_parse_query(pkt, len, &q)) {
-			FAIL("query %d: our parser refused a valid query", k);
+		CHECK_U64(nl, total);
+		n = mkq(b, name, nl, qtype);
+		rc = ts_dns_parse_query(b, n, &q);
+		CHECKF(rc == 0, "name %zu (%zu wire bytes): ts_dns_parse_query returned %d",
+		       i, nl, rc);
+		CHECKF(ns_name_ntop(name, ntop, sizeof(ntop)) > 0,
+		       "name %zu: ns_name_ntop failed: %s", i, strerror(errno));
+		snprintf(what, sizeof(what), "name %zu: qname vs ns_name_ntop", i);
+		if (!ts_check_str(__FILE__, __LINE__, what, q.qname, ntop))
 			return;
-		}
-		/* RFC 1035 presentation form, as glibc writes it */
-		x = ns_name_ntop(pkt + 12, ours_ntop, sizeof(ours_ntop));
-		CHECKF(x > 0, "ns_name_ntop refused query %d", k);
-		CHECK_STR(q.qname, ours_ntop);
-		/* and as dn_expand reads it out of the whole message */
-		x = dn_expand(pkt, pkt + len, pkt + 12, theirs, sizeof(theirs));
-		CHECKF(x == (int)nl, "dn_expand took %d bytes of a %zu-byte name", x, nl);
-		/* dn_expand writes the root as "" where ns_name_ntop writes "." */
-		CHECK_STR(q.qname, theirs[0] ? theirs : ".");
-		CHECK_INT(q.qtype, 28);
-		if (ts_test_failed())
+
+		rc = dn_expand(b, b + n, b + 12, exp, sizeof(exp));
+		CHECKF(rc == (int)nl, "name %zu: dn_expand returned %d, want %zu", i, rc, nl);
+		snprintf(what, sizeof(what), "name %zu: qname vs dn_expand", i);
+		if (!ts_check_str(__FILE__, __LINE__, what, q.qname, exp[0] ? exp : "."))
 			return;
+
+		CHECKF(ns_question(b, n, &rr), "name %zu: ns_initparse/ns_parserr failed", i);
+		snprintf(what, sizeof(what), "name %zu: qname vs ns_parserr", i);
+		if (!ts_check_str(__FILE__, __LINE__, what, q.qname, ns_rr_name(rr)))
+			return;
+		CHECK_U64(q.qtype, ns_rr_type(rr));
+		CHECK_U64(q.qclass, ns_rr_class(rr));
+		CHECK_U64(q.qtype, qtype);
+
 		compared++;
-		/* every truncated capture fails cleanly; where glibc cannot read
-		 * the name out of it either, we agree on why */
-		for (size_t cut = 0; cut < len; cut++) {
-			bool glibc_name = cut > 12 && dn_expand(pkt, pkt + cut, pkt + 12, theirs,
-								sizeof(theirs)) == (int)nl;
+		roots += nl == 1;
+		longest += nl == NS_MAXCDNAME;
+		escaped += strchr(q.qname, '\\') != NULL;
+	}
+	/* the oracle saw what it is for, and a broken generator shows */
+	CHECK_U64(compared, ORACLE_NAMES);
+	CHECKF(roots > 0 && longest > 0 && escaped > compared / 2,
+	       "roots %zu, 255-byte names %zu, names with escapes %zu", roots, longest, escaped);
+	for (unsigned c = 0; c < 256; c++)
+		CHECKF(seen.byte[c], "byte 0x%02x never in a label", c);
+	for (unsigned n = 1; n < 64; n++)
+		CHECKF(seen.label_len[n], "no label of %u bytes", n);
+}
 
-			CHECKF(ts_dns_parse_query(pkt, cut, &q) != 0,
-			       "query %d cut at %zu of %zu bytes was accepted", k, cut, len);
-			/* only the 4 bytes of type and class are past a whole name */
-			CHECKF(glibc_name == (cut >= 12 + nl), "query %d cut at %zu: glibc %s the "
-			       "name", k, cut, glibc_name ? "reads" : "cannot read");
-			if (ts_test_failed())
-				return;
-			prefixes++;
+/*
+ * Every prefix of a query, ending right before an unmapped page. Ours must
+ * parse exactly when dn_expand() reads the name from the same bytes and the
+ * 4 bytes of qtype and qclass follow it; else fail with -EINVAL, reading
+ * nothing past the end. glibc's ns_parserr() asks the same of a question
+ * (ns_initparse() also wants nothing after it, as in these packets).
+ */
+#define ORACLE_TRUNC_NAMES 1000
+
+TEST(dns_oracle_glibc_truncated)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uint64_t s = ORACLE_SEED ^ 1;
+	struct oracle_seen seen = { 0 };
+	size_t full = 0, name_cut = 0, tail_cut = 0;
+	uint8_t *map;
+
+	map = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(map != MAP_FAILED);
+	CHECK(!mprotect(map + pg, (size_t)pg, PROT_NONE));
+	for (size_t i = 0; i < ORACLE_TRUNC_NAMES; i++) {
+		uint8_t name[NS_MAXCDNAME + 1], b[NS_MAXCDNAME + 64];
+		size_t nl = rnd_name(&s, name, rnd_total(&s), &seen);
+		size_t n = mkq(b, name, nl, (uint16_t)rnd(&s));
+
+		for (size_t len = 0; len <= n; len++) {
+			uint8_t *p = map + pg - len;
+			char exp[NS_MAXDNAME];
+			struct ts_dns_query q;
+			bool want;
+			ns_rr rr;
+			int dn, rc;
+
+			memcpy(p, b, len);
+			/* below 12 bytes the name's start is past the end:
+			 * dn_expand() refuses that before reading it */
+			dn = dn_expand(p, p + len, p + 12, exp, sizeof(exp));
+			want = dn > 0 && len >= 12 + (size_t)dn + 4;
+			rc = ts_dns_parse_query(p, len, &q);
+			CHECKF(rc == (want ? 0 : -EINVAL),
+			       "name %zu, prefix of %zu of %zu bytes: dn_expand %d, ours %d",
+			       i, len, n, dn, rc);
+			CHECKF(ns_question(p, len, &rr) == want,
+			       "name %zu, prefix of %zu of %zu bytes: ns_parserr disagrees (want %d)",
+			       i, len, n, want);
+			if (want)
+				full++;
+			else if (dn > 0)
+				tail_cut++;	/* name whole, qtype/qclass cut */
+			else
+				name_cut++;
 		}
 	}
-	CHECKF(compared == 3000 && prefixes > 3000, "compared %u names, %u prefixes", compared,
-	       prefixes);
+	munmap(map, (size_t)pg * 2);
+	CHECK_U64(full, ORACLE_TRUNC_NAMES);
+	CHECK_U64(tail_cut, 4 * ORACLE_TRUNC_NAMES);
+	CHECKF(name_cut > 12 * ORACLE_TRUNC_NAMES, "only %zu prefixes cut the name", name_cut);
+}
+
+/* 256..320 wire bytes: dn_expand() refuses them, and so must we */
+#define ORACLE_LONG_NAMES 500
+
+TEST(dns_oracle_glibc_too_long)
+{
+	uint64_t s = ORACLE_SEED ^ 2;
+	struct oracle_seen seen = { 0 };
+	size_t refused = 0, just_over = 0;
+
+	for (size_t i = 0; i < ORACLE_LONG_NAMES; i++) {
+		uint8_t name[400], b[512];
+		char exp[NS_MAXDNAME];
+		size_t nl = rnd_name(&s, name, NS_MAXCDNAME + 1 + rnd_below(&s, 65), &seen);
+		size_t n = mkq(b, name, nl, 1);
+		int dn = dn_expand(b, b + n, b + 12, exp, sizeof(exp));
+		struct ts_dns_query q;
+
+		CHECKF(nl > NS_MAXCDNAME, "name %zu has %zu wire bytes", i, nl);
+		CHECKF(dn < 0, "name %zu (%zu wire bytes): dn_expand returned %d", i, nl, dn);
+		CHECKF(ts_dns_parse_query(b, n, &q) == -EINVAL,
+		       "name %zu (%zu wire bytes): accepted", i, nl);
+		refused++;
+		just_over += nl == NS_MAXCDNAME + 1;
+	}
+	CHECK_U64(refused, ORACLE_LONG_NAMES);
+	CHECKF(just_over > 0, "no name of 256 wire bytes");
 }
