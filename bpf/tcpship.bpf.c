@@ -45,3 +45,5 @@ char LICENSE[] SEC("license") = "GPL";
 #include "tcpship/retransmit.bpf.h"
 #include "tcpship/io.bpf.h"
 #include "tcpship/dns.bpf.h"
+#include "tcpship/proc.bpf.h"
+#include "tcpship/cgroup.bpf.h"

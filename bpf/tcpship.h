@@ -20,6 +20,14 @@
 #define TS_MAX_PIDS   8
 #define TS_MAX_UIDS   8
 #define TS_MAX_PORTS  8
+#define TS_MAX_CGROUPS 8	/* --cgroup */
+#define TS_MAX_CONTAINERS 8	/* --container */
+#define TS_CONTAINER_ID_LEN 64
+/* exec records: the executable's path, one name per component, leaf first
+ * (user space puts them in order). 512 bytes of names, and room for one
+ * more name of NAME_MAX past that: the verifier sees every write bounded. */
+#define TS_PATH_NAMES 512
+#define TS_PATH_MAX   (TS_PATH_NAMES + 256)
 
 enum ts_type {
 	TS_CONNECT    = 1,
@@ -30,6 +38,15 @@ enum ts_type {
 	TS_RECV       = 6,
 	TS_DNS        = 7,
 	TS_TYPE_MAX   = 8,	/* array bound, not a type */
+	/* Not an event: what the process cache is fed with (struct ts_proc). */
+	TS_PROC       = 16,
+};
+
+/* ts_proc.kind */
+enum ts_proc_kind {
+	TS_PROC_EXEC = 1,	/* path holds the new executable */
+	TS_PROC_FORK = 2,	/* a new process: it runs its parent's executable */
+	TS_PROC_EXIT = 3,	/* the last thread of the process is gone */
 };
 
 /* The project's own family enum: AF_* values are not part of the ABI. */
@@ -54,9 +71,11 @@ enum ts_flags {
 	TS_F_ACTIVE      = 1 << 5,	/* close: this side connected (client) */
 	TS_F_TRUNC       = 1 << 6,	/* dns: payload longer than TS_DNS_MAX */
 	TS_F_ERROR       = 1 << 7,	/* close: the connection ended with an error */
+	TS_F_NETNS       = 1 << 8,	/* netns is known */
+	TS_F_PATH_TRUNC  = 1 << 9,	/* proc exec: the path did not fit, or is unreachable */
 };
 
-/* Common header of every record: 80 bytes. */
+/* Common header of every record: 104 bytes. */
 struct ts_hdr {
 	__u64 ts_ns;		/* CLOCK_BOOTTIME, nanoseconds */
 	__u16 size;		/* size of the whole record in bytes */
@@ -73,6 +92,12 @@ struct ts_hdr {
 	char  comm[TS_COMM_LEN];	/* task name, any bytes, NUL padded */
 	__u8  saddr[16];	/* network byte order; IPv4 in the first 4 bytes */
 	__u8  daddr[16];	/* network byte order; IPv4 in the first 4 bytes */
+	/* who, beyond pid: valid with TS_F_TASK (the flow's owner for
+	 * softirq-context events) */
+	__u64 cgroup_id;	/* cgroup v2 id (the kernfs node id of its directory) */
+	__u64 start_ns;		/* process start, CLOCK_BOOTTIME: pid + start survive pid reuse */
+	__u32 ppid;		/* real parent's tgid */
+	__u32 netns;		/* the socket's network namespace inode, with TS_F_NETNS */
 };
 
 /* connect, accept, close, retransmit, send, recv */
@@ -106,18 +131,35 @@ struct ts_dns {
 	__u8  payload[TS_DNS_MAX];
 };
 
+/* The process cache's feed. h.pid, h.start_ns, h.ppid, h.uid, h.comm and
+ * h.cgroup_id are the process's; h.family is 0 and no endpoint is set. */
+struct ts_proc {
+	struct ts_hdr h;
+	__u8  kind;		/* enum ts_proc_kind */
+	__u8  _pad;
+	__u16 path_len;		/* exec: bytes of path used */
+	__u32 parent_pid;	/* fork: the process whose executable the child runs */
+	__u64 parent_start;	/* fork: its start_ns */
+	char  path[TS_PATH_MAX];	/* exec only: NUL-terminated names, leaf first */
+};
+
+#define TS_PROC_SHORT (sizeof(struct ts_proc) - TS_PATH_MAX)	/* fork, exit */
+
 /* Index of the per-CPU counters map. */
 enum ts_counter {
 	TS_CNT_DROP_BASE   = 0,		/* + type: ring buffer full */
 	TS_CNT_FLOW_FULL   = TS_TYPE_MAX,	/* flow table update failed */
 	TS_CNT_NESTED,				/* state changes taken by tp_state_nested */
 	TS_CNT_SLOW_READ,			/* a tp_btf hook had to copy, not load */
+	TS_CNT_PROC_DROP,			/* process records the ring buffer refused */
+	TS_CNT_CGROUP_FULL,			/* cgroup filter: a passing cgroup not stored */
 	TS_CNT_MAX,
 };
 
 #define TS_CHECK_SIZE(t, n) _Static_assert(sizeof(t) == (n), #t " changed size: update both sides")
-TS_CHECK_SIZE(struct ts_hdr, 80);
-TS_CHECK_SIZE(struct ts_event, 80 + 32);
-TS_CHECK_SIZE(struct ts_dns, 80 + 16 + TS_DNS_MAX);
+TS_CHECK_SIZE(struct ts_hdr, 104);
+TS_CHECK_SIZE(struct ts_event, 104 + 32);
+TS_CHECK_SIZE(struct ts_dns, 104 + 16 + TS_DNS_MAX);
+TS_CHECK_SIZE(struct ts_proc, 104 + 16 + TS_PATH_MAX);
 
 #endif

@@ -18,6 +18,8 @@
 #include "fanout.h"
 #include "options.h"
 #include "probes.h"
+#include "cgroupfs.h"
+#include "ident.h"
 #include "reader.h"
 #include "util.h"
 
@@ -208,6 +210,25 @@ static int open_outputs(struct ts_options *o, struct ts_fanout *fan)
 	return 0;
 }
 
+/* --cgroup PATH -> its id; a cgroup that is not there is a usage error */
+static int resolve_cgroups(const struct ts_options *o, struct ts_ident_ctx *ident,
+			   uint64_t *ids)
+{
+	const struct ts_cgfs *fs = ts_ident_cgfs(ident);
+
+	for (uint32_t i = 0; i < o->n_cgroups; i++) {
+		int rc = fs->fd < 0 ? -ENOENT : ts_cgfs_id(fs, o->cgroups[i], &ids[i]);
+
+		if (rc) {
+			fprintf(stderr, "tcpship: --cgroup %s: %s under %s\n", o->cgroups[i],
+				rc == -ENOENT ? "no such cgroup" : strerror(-rc),
+				fs->fd < 0 ? "(no cgroup2 mount)" : fs->mnt);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
 static void on_signals(void)
 {
 	struct sigaction sa = {};
@@ -268,6 +289,8 @@ int main(int argc, char **argv)
 	struct ts_probes probes = {};
 	struct ts_reader reader = {};
 	struct ts_fanout *fan = NULL;
+	struct ts_ident_ctx *ident = NULL;
+	uint64_t cg_ids[TS_MAX_CGROUPS] = {};
 	struct ts_run run_consts;
 	char err[512], host[256] = "", agent_id[40];
 	int rc = load_options(&o, argc, argv);
@@ -297,17 +320,40 @@ int main(int argc, char **argv)
 	if (rc)
 		goto cleanup_fan;
 
-	rc = ts_probes_start(&probes, &o, err, sizeof(err));
-	if (rc) {
+	ident = ts_ident_new(o.host_root, err, sizeof(err));
+	if (!ident || (err[0] && (o.n_cgroups || o.n_containers))) {
 		fprintf(stderr, "tcpship: %s\n", err);
 		rc = 1;
 		goto cleanup_fan;
+	}
+	if (err[0])
+		fprintf(stderr, "tcpship: warning: %s\n", err);
+	rc = resolve_cgroups(&o, ident, cg_ids);
+	if (rc)
+		goto cleanup_fan;
+	rc = ts_probes_start(&probes, &o, cg_ids, err, sizeof(err));
+	if (!rc)
+		rc = ts_probes_fill_cgroups(&probes, &o, cg_ids, ts_ident_cgfs(ident), err,
+					    sizeof(err));
+	if (rc) {
+		fprintf(stderr, "tcpship: %s\n", err);
+		rc = 1;
+		goto cleanup;
 	}
 	ts_probes_describe(&probes, stderr);
 	rc = ts_reader_init(&reader, ts_probes_ringbuf_fd(&probes), fan, &run_consts, o.summary_n);
 	if (rc) {
 		fprintf(stderr, "tcpship: cannot set up the ring buffer reader: %s\n",
 			strerror(-rc));
+		rc = 1;
+		goto cleanup;
+	}
+	/* exec records are flowing already: /proc fills in the older ones */
+	ts_ident_scan_procs(ident);
+	reader.ident = ident;
+	rc = ts_ident_start(ident);
+	if (rc) {
+		fprintf(stderr, "tcpship: cannot start the metadata thread: %s\n", strerror(-rc));
 		rc = 1;
 		goto cleanup;
 	}
@@ -342,6 +388,7 @@ cleanup:
 	ts_reader_free(&reader);
 	ts_probes_destroy(&probes);
 cleanup_fan:
+	ts_ident_free(ident);
 	if (!fan)
 		fprintf(stderr, "tcpship: out of memory\n");
 	ts_fanout_free(fan);

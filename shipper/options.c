@@ -27,6 +27,7 @@ enum kind {
 	K_COUNT,	/* uint64_t, uint32_t or unsigned (width) */
 	K_CHOICE,	/* an int: index into choices */
 	K_PATH,		/* const char *, pointing into argv or the loaded file */
+	K_STRS,		/* const char *[8] with a count; each checked by the row's check */
 	K_FLAG,		/* bool */
 	K_OUTPUT,	/* -o SPEC / the file's "outputs" (conf.c) */
 	K_CONFIG, K_VERBOSE, K_VERSION, K_HELP,
@@ -56,7 +57,12 @@ struct optdef {
 	const char *noun;	/* K_LIST/K_COUNT: "process id", "count" */
 	const char *section;	/* --help heading printed before this row */
 	const char *help;	/* --help text; '\n' continues on the next line */
+	/* K_STRS: 0 or -EINVAL with one line naming who */
+	int (*check)(const char *s, const char *who, char *err, size_t errlen);
 };
+
+static int check_container(const char *s, const char *who, char *err, size_t errlen);
+static int check_cgroup(const char *s, const char *who, char *err, size_t errlen);
 
 #define OFF(f) offsetof(struct ts_options, f)
 
@@ -82,6 +88,14 @@ static const struct optdef defs[] = {
 	  .help = "only connections with this local or remote port (up to 8)" },
 	{ "comm", 0, "filters.comm", "NAME", K_COMM, 0, OFF(comm), OFF(has_comm),
 	  .help = "only tasks with this name (as in /proc/PID/comm)" },
+	{ "container", 0, "filters.container", "ID", K_STRS, 0, OFF(containers), OFF(n_containers),
+	  .max = TS_MAX_CONTAINERS, .check = check_container,
+	  .help = "only this container's tasks: its id, or a prefix of at\n"
+		  "least 12 hex digits (up to 8; repeatable)" },
+	{ "cgroup", 0, "filters.cgroup", "PATH", K_STRS, 0, OFF(cgroups), OFF(n_cgroups),
+	  .max = TS_MAX_CGROUPS, .check = check_cgroup,
+	  .help = "only tasks in this cgroup v2 or below it, e.g.\n"
+		  "/kubepods/besteffort (up to 8; repeatable)" },
 	{ "ipv4", '4', NULL, NULL, K_FAMILY, 0, OFF(family), .min = TS_IPV4, .help = "IPv4 only" },
 	{ "ipv6", '6', NULL, NULL, K_FAMILY, 0, OFF(family), .min = TS_IPV6, .help = "IPv6 only" },
 	{ NULL, 0, "filters.family", NULL, K_FAMILY, 0, OFF(family) },
@@ -103,6 +117,10 @@ static const struct optdef defs[] = {
 		  "when full, file and stdout wait, network outputs drop" },
 	{ "format", 'f', "format", "FMT", K_CHOICE, 0, OFF(format), .choices = format_names,
 	  .help = "json (default) or text (a table for people)" },
+
+	{ "host-root", 0, "host_root", "DIR", K_PATH, 0, OFF(host_root),
+	  .help = "the host's / is mounted here (a container): read\n"
+		  "runtime metadata and the cgroup2 mount under DIR" },
 
 	{ "duration", 0, "duration", "DUR", K_DURATION, F_NONZERO, OFF(duration_ns),
 	  .section = "Running:",
@@ -306,6 +324,41 @@ static int set_comm(const struct optdef *d, struct ts_options *o, const char *s,
 	return 0;
 }
 
+static int check_container(const char *s, const char *who, char *err, size_t errlen)
+{
+	size_t n = strlen(s);
+
+	if (n < 12 || n > TS_CONTAINER_ID_LEN || strspn(s, "0123456789abcdef") != n)
+		return ts_errf(err, errlen, "%s: '%.80s' is not a container id (12 to 64 "
+			       "lowercase hex digits)", who, s);
+	return 0;
+}
+
+static int check_cgroup(const char *s, const char *who, char *err, size_t errlen)
+{
+	if (s[0] != '/' || strlen(s) > 4000 || strstr(s, "/../") || strstr(s, "/./") ||
+	    (strlen(s) >= 3 && !strcmp(s + strlen(s) - 3, "/..")))
+		return ts_errf(err, errlen, "%s: '%.80s' is not a cgroup path (absolute, from the "
+			       "cgroup2 root, like /system.slice)", who, s);
+	return 0;
+}
+
+/* one string into a K_STRS row */
+static int strs_add(const struct optdef *d, struct ts_options *o, const char *s,
+		    const char *who, char *err, size_t errlen)
+{
+	uint32_t *n = field(o, d->off_n);
+	int rc = d->check(s, who, err, errlen);
+
+	if (rc)
+		return rc;
+	if (*n == d->max)
+		return ts_errf(err, errlen, "%s: at most %llu values", who,
+			       (unsigned long long)d->max);
+	((const char **)field(o, d->off))[(*n)++] = s;
+	return 0;
+}
+
 /* A scalar row's value from text (the command line, or a string in the
  * file): the same words and bounds either way. */
 static int set_text(const struct optdef *d, struct ts_options *o, const char *s,
@@ -452,10 +505,13 @@ static int cli_one(const struct optdef *d, struct ts_options *o, const char *arg
 	case K_EVENTS:
 		return ts_parse_events(arg, &o->type_mask, err, errlen);
 	case K_LIST:
+	case K_STRS:
 		if (!seen->list[d - defs]) {
 			*(uint32_t *)field(o, d->off_n) = 0;
 			seen->list[d - defs] = true;
 		}
+		if (d->kind == K_STRS)
+			return strs_add(d, o, arg, who, err, errlen);
 		return set_list_text(d, o, arg, who, err, errlen);
 	case K_FAMILY:
 		if (o->family && o->family != d->min)
@@ -608,6 +664,33 @@ static int conf_list(const struct optdef *d, struct ts_options *o, struct json_o
 	return 0;
 }
 
+/* a string or an array of strings */
+static int conf_strs(const struct optdef *d, struct ts_options *o, struct json_object *v,
+		     const char *path, char *err, size_t errlen)
+{
+	bool one = json_object_get_type(v) == json_type_string;
+	size_t len;
+
+	if (!one && json_object_get_type(v) != json_type_array)
+		return ts_errf(err, errlen, "%s: must be an array of strings, not %s", path,
+			       ts_json_type_word(v));
+	len = one ? 1 : json_object_array_length(v);
+	*(uint32_t *)field(o, d->off_n) = 0;
+	for (size_t i = 0; i < len; i++) {
+		struct json_object *e = one ? v : json_object_array_get_idx(v, i);
+		char who[160];
+		int rc;
+
+		snprintf(who, sizeof(who), one ? "%s" : "%s[%zu]", path, i);
+		if (json_object_get_type(e) != json_type_string)
+			return ts_errf(err, errlen, "%s: must be a string, not %s", who,
+				       ts_json_type_word(e));
+		if ((rc = strs_add(d, o, json_object_get_string(e), who, err, errlen)))
+			return rc;
+	}
+	return 0;
+}
+
 /* A number in the file: sizes and counts as integers, durations in seconds. */
 static int conf_number(const struct optdef *d, struct ts_options *o, struct json_object *v,
 		       const char *path, char *err, size_t errlen)
@@ -648,6 +731,8 @@ static int conf_value(const struct optdef *d, struct ts_options *o, struct json_
 		return conf_events(o, v, path, err, errlen);
 	case K_LIST:
 		return conf_list(d, o, v, path, err, errlen);
+	case K_STRS:
+		return conf_strs(d, o, v, path, err, errlen);
 	case K_FAMILY:
 		return conf_family(o, v, path, err, errlen);
 	case K_DURATION:

@@ -40,6 +40,14 @@ struct ts_options {
 	uint8_t family;			/* enum ts_family, 0: both */
 	bool has_comm;
 	char comm[TS_COMM_LEN];
+	/* --container: lowercase hex, 12 to 64 digits; --cgroup: absolute
+	 * cgroup v2 paths (resolved to ids at start). Point into argv or the
+	 * loaded file. */
+	const char *containers[TS_MAX_CONTAINERS];
+	uint32_t n_containers;
+	const char *cgroups[TS_MAX_CGROUPS];
+	uint32_t n_cgroups;
+	const char *host_root;		/* --host-root: the host's / (runtime files, cgroup2) */
 	uint64_t min_latency_ns;
 	uint64_t duration_ns;		/* 0: run until signalled */
 	unsigned summary_n;

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cgroupfs.h"
 #include "shape.h"
 #include "tcpship.skel.h"
 #include "util.h"
@@ -29,6 +30,7 @@ static const struct group {
 	const char *name;
 	uint32_t needed_by;	/* event types that need this group */
 	struct hook_set set[2];
+	bool optional;		/* the events go on without it (a key less) */
 } groups[TS_G_MAX] = {
 	[TS_G_STATE] = { "state", T(TS_CONNECT) | T(TS_ACCEPT) | T(TS_CLOSE) | T(TS_RETRANSMIT), {
 		{ { "kp_state" }, "kprobe tcp_set_state", NULL },
@@ -65,6 +67,19 @@ static const struct group {
 		{ { "tp_dns_sendto", "tp_dns_sendmsg", "tp_dns_sendmmsg" },
 		  "tracepoint sys_enter_sendto, sys_enter_sendmsg, sys_enter_sendmmsg",
 		  "queries sent with write(2) on a connected socket (Go's resolver) are not seen" },
+	} },
+	/* the same tp_btf programs in both sets */
+	[TS_G_PROC] = { "process", 0, {
+		{ { "tp_exec", "tp_fork", "tp_exit" },
+		  "tp_btf sched_process_exec, sched_process_fork, sched_process_exit", NULL },
+		{ { "tp_exec", "tp_fork", "tp_exit" },
+		  "tp_btf sched_process_exec, sched_process_fork, sched_process_exit", NULL },
+	}, .optional = true },
+	[TS_G_CGROUP] = { "cgroup", 0, {
+		{ { "tp_cgroup_mkdir", "tp_cgroup_rmdir" }, "tp_btf cgroup_mkdir, cgroup_rmdir",
+		  NULL },
+		{ { "tp_cgroup_mkdir", "tp_cgroup_rmdir" }, "tp_btf cgroup_mkdir, cgroup_rmdir",
+		  NULL },
 	} },
 };
 
@@ -344,7 +359,7 @@ static struct tcpship_bpf *open_skel(const struct ts_options *o, char *err, size
 }
 
 static void configure(struct tcpship_bpf *skel, const struct ts_options *o, uint32_t mask,
-		      bool connect_tp)
+		      bool connect_tp, const uint64_t *cg_ids)
 {
 	static const int io_syscalls[] = {
 		SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_sendto, SYS_recvfrom,
@@ -363,6 +378,17 @@ static void configure(struct tcpship_bpf *skel, const struct ts_options *o, uint
 	r->only_family = o->family;
 	r->has_comm = o->has_comm;
 	memcpy((void *)r->only_comm, o->comm, sizeof(o->comm));
+	r->has_cg_filter = o->n_cgroups || o->n_containers;
+	r->n_cgroups = o->n_cgroups;
+	for (uint32_t i = 0; i < o->n_cgroups && cg_ids; i++)
+		((uint64_t *)r->cgroups)[i] = cg_ids[i];
+	r->n_containers = o->n_containers;
+	for (uint32_t i = 0; i < o->n_containers; i++) {
+		size_t n = strlen(o->containers[i]);
+
+		((uint8_t *)r->container_len)[i] = (uint8_t)n;
+		memcpy((char *)r->containers[i], o->containers[i], n);
+	}
 	r->min_latency_ns = o->min_latency_ns;
 	r->wakeup_bytes = (uint32_t)o->wakeup_bytes;
 	r->connect_tp = connect_tp;
@@ -435,11 +461,24 @@ static int choose_sets(struct ts_probes *p, struct env *e, const struct ts_optio
 	for (unsigned t = 1; t < TS_TYPE_MAX; t++)
 		if (o->type_mask & T(t))
 			need |= groups_for(t);
+	need |= T(TS_G_PROC);
+	if (o->n_cgroups || o->n_containers)
+		need |= T(TS_G_CGROUP);
 	for (int g = 0; g < TS_G_MAX; g++) {
 		p->chosen[g] = TS_SET_NONE;
 		why[g][0] = 0;
 		if (!(need & T(g)))
 			continue;
+		if (!strcmp(groups[g].set[0].progs[0], groups[g].set[1].progs[0])) {
+			/* one set serves both modes */
+			if (set_available(e, p->skel->obj, g, TS_SET_TP, why[g], 256))
+				p->chosen[g] = TS_SET_TP;
+			else if (!groups[g].optional)
+				return ts_err(err, errlen, -ENOTSUP, "%s: %s cannot attach: %s",
+					      groups[g].name, groups[g].set[TS_SET_TP].desc,
+					      why[g]);
+			continue;
+		}
 		if (o->probes != TS_PROBES_TRACEPOINT && !kprobe_failed[g] &&
 		    set_available(e, p->skel->obj, g, TS_SET_KPROBE, why[g], 256))
 			p->chosen[g] = TS_SET_KPROBE;
@@ -478,7 +517,8 @@ static uint32_t served(const struct ts_probes *p, uint32_t mask, char why[][256]
 	return mask;
 }
 
-int ts_probes_start(struct ts_probes *p, const struct ts_options *o, char *err, size_t errlen)
+int ts_probes_start(struct ts_probes *p, const struct ts_options *o, const uint64_t *cg_ids,
+		    char *err, size_t errlen)
 {
 	bool kprobe_failed[TS_G_MAX] = {};
 	struct env e;
@@ -510,7 +550,7 @@ int ts_probes_start(struct ts_probes *p, const struct ts_options *o, char *err, 
 		for (int g = 0; g < TS_G_MAX; g++)
 			if (p->chosen[g] != TS_SET_NONE)
 				enable_set(p->skel, g, p->chosen[g]);
-		configure(p->skel, o, mask, p->chosen[TS_G_CONNECT] == TS_SET_TP);
+		configure(p->skel, o, mask, p->chosen[TS_G_CONNECT] == TS_SET_TP, cg_ids);
 		rc = tcpship_bpf__load(p->skel);
 		if (rc) {
 			rc = ts_err(err, errlen, rc,
@@ -566,6 +606,62 @@ void ts_probes_describe(const struct ts_probes *p, FILE *f)
 	if (p->chosen[TS_G_STATE] != TS_SET_NONE)
 		fprintf(f, "tcpship: %-10s %-10s %s\n", "(flows)", set_names[p->chosen[TS_G_STATE]],
 			groups[TS_G_STATE].set[p->chosen[TS_G_STATE]].desc);
+	if (p->chosen[TS_G_PROC] != TS_SET_NONE)
+		fprintf(f, "tcpship: %-10s %-10s %s\n", "(exe)", "tracepoint",
+			groups[TS_G_PROC].set[TS_SET_TP].desc);
+	else
+		fprintf(f, "tcpship: (exe)      none       the exe key comes from /proc only: "
+			"a process may be gone before it is read\n");
+}
+
+bool ts_probes_have_proc(const struct ts_probes *p)
+{
+	return p->chosen[TS_G_PROC] != TS_SET_NONE;
+}
+
+struct fill {
+	int fd;
+	const struct ts_options *o;
+	const uint64_t *cg_ids;
+	uint64_t n, full;
+};
+
+static void fill_one(void *ctx, uint64_t id, uint64_t parent, const char *name)
+{
+	struct fill *f = ctx;
+	const char *cid = ts_cg_name_id(name);
+	uint8_t one = 1, v;
+	bool pass = parent && !bpf_map_lookup_elem(f->fd, &parent, &v);
+
+	for (uint32_t i = 0; i < f->o->n_cgroups && !pass; i++)
+		pass = f->cg_ids[i] == id;
+	for (uint32_t i = 0; i < f->o->n_containers && cid && !pass; i++)
+		pass = !strncmp(cid, f->o->containers[i], strlen(f->o->containers[i]));
+	if (!pass)
+		return;
+	if (bpf_map_update_elem(f->fd, &id, &one, BPF_ANY))
+		f->full++;
+	else
+		f->n++;
+}
+
+int ts_probes_fill_cgroups(struct ts_probes *p, const struct ts_options *o,
+			   const uint64_t *cg_ids, const struct ts_cgfs *fs, char *err,
+			   size_t errlen)
+{
+	struct fill f = { bpf_map__fd(p->skel->maps.cg_pass), o, cg_ids, 0, 0 };
+	int rc;
+
+	if (!o->n_cgroups && !o->n_containers)
+		return 0;
+	rc = ts_cgfs_walk(fs, fill_one, &f);
+	if (rc)
+		return ts_err(err, errlen, rc, "%s: cannot walk the cgroups: %s", fs->mnt,
+			      strerror(-rc));
+	if (f.full)
+		return ts_err(err, errlen, -ENOSPC, "--cgroup/--container: %llu cgroups pass, "
+			      "more than the kernel table holds", (unsigned long long)(f.n + f.full));
+	return 0;
 }
 
 int ts_probes_list(const struct ts_options *o, FILE *out)
@@ -595,7 +691,7 @@ int ts_probes_list(const struct ts_options *o, FILE *out)
 			/* load with the filters of this command line, one set at a
 			 * time: a verifier rejection names its set */
 			enable_set(p.skel, g, s);
-			configure(p.skel, o, o->type_mask, s == TS_SET_TP);
+			configure(p.skel, o, o->type_mask, s == TS_SET_TP, NULL);
 			rc = tcpship_bpf__load(p.skel);
 			if (rc && !avail && e.absent) {
 				snprintf(loads, sizeof(loads), "n/a");

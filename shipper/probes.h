@@ -26,6 +26,8 @@ enum ts_group {
 	TS_G_SEND,
 	TS_G_RECV,
 	TS_G_DNS,
+	TS_G_PROC,		/* exec/fork/exit: the process cache (exe) */
+	TS_G_CGROUP,		/* cgroup mkdir/rmdir: --cgroup, --container */
 	TS_G_MAX,
 };
 
@@ -44,8 +46,18 @@ struct ts_probes {
 
 /* Root/capabilities and kernel BTF; exit status 1 material. */
 int ts_probes_preflight(const struct ts_options *o, char *err, size_t errlen);
-/* Open, configure, load and attach; on error -errno and one line in err. */
-int ts_probes_start(struct ts_probes *p, const struct ts_options *o, char *err, size_t errlen);
+/* Open, configure, load and attach; on error -errno and one line in err.
+ * cg_ids: the ids of o->cgroups (o->n_cgroups of them). */
+int ts_probes_start(struct ts_probes *p, const struct ts_options *o, const uint64_t *cg_ids,
+		    char *err, size_t errlen);
+/* --cgroup / --container: the cgroups that pass now, into the kernel's
+ * table (after start: the mkdir hook keeps it current from then on). */
+struct ts_cgfs;
+int ts_probes_fill_cgroups(struct ts_probes *p, const struct ts_options *o,
+			   const uint64_t *cg_ids, const struct ts_cgfs *fs, char *err,
+			   size_t errlen);
+/* Whether exec records flow (the exe key). */
+bool ts_probes_have_proc(const struct ts_probes *p);
 /* One line per event on f: which hook serves it, and what it cannot give. */
 void ts_probes_describe(const struct ts_probes *p, FILE *f);
 /* --list-probes: every hook of both sets, whether it loads and attaches. */

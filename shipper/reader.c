@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "ident.h"
+
 #define BATCH_BYTES (256 * 1024)
 #define BATCH_EVENTS 2048
 #define BATCH_START_BYTES (16 * 1024)
@@ -56,6 +58,7 @@ void ts_rec_fields(struct ts_rec *rec, const struct ts_hdr *h)
 	memcpy(rec->comm, h->comm, sizeof(rec->comm));
 	memcpy(rec->saddr, h->saddr, sizeof(rec->saddr));
 	memcpy(rec->daddr, h->daddr, sizeof(rec->daddr));
+	rec->cg = NULL;
 }
 
 /* One shape's line of the record into its batch; false if it was not. */
@@ -82,6 +85,8 @@ static bool encode_into(struct ts_reader *r, unsigned shape, const void *data, s
 	rec->seq = r->seq + 1;
 	rec->time_ns = wall;
 	ts_rec_fields(rec, data);
+	if (r->enc.id && r->enc.id->cg && !ts_batch_hold(b, r->enc.id->cg))
+		rec->cg = r->enc.id->cg;
 	b->len += (size_t)n;
 	return true;
 }
@@ -89,17 +94,30 @@ static bool encode_into(struct ts_reader *r, unsigned shape, const void *data, s
 int ts_reader_handle(struct ts_reader *r, const void *data, size_t size)
 {
 	const struct ts_hdr *h = data;
+	struct ts_ident id;
 	uint64_t wall;
 	bool any = false;
 
+	if (size >= sizeof(*h) && h->type == TS_PROC) {
+		/* the process cache's feed, not an event */
+		if (r->ident)
+			ts_ident_proc(r->ident, data, size);
+		return 0;
+	}
 	if (ts_rec_check(data, size)) {	/* too short, unknown type or family */
 		r->malformed++;
 		return 0;
 	}
 	wall = ts_clock_wall(&r->clock, h->ts_ns);
+	r->enc.id = NULL;
+	if (r->ident) {
+		ts_ident_lookup(r->ident, h, r->clock.offset_ns, &id);
+		r->enc.id = &id;
+	}
 	for (unsigned s = 0; s < TS_SHAPE_MAX; s++)
 		if ((r->shapes & (1u << s)) && encode_into(r, s, data, size, wall))
 			any = true;
+	r->enc.id = NULL;
 	if (!any)
 		return 0;	/* counted as malformed or nomem */
 	r->seq++;
@@ -143,6 +161,8 @@ int ts_reader_poll(struct ts_reader *r, int timeout_ms)
 	int n;
 
 	ts_clock_maybe_sync(&r->clock);
+	if (r->ident)
+		ts_ident_tick(r->ident);
 	n = ring_buffer__poll(r->rb, timeout_ms);
 	/* records submitted without a wake-up are only found by looking */
 	if (n == 0)

@@ -16,6 +16,7 @@
 #include "summary.h"
 
 struct ring_buffer;
+struct ts_ident_ctx;
 
 struct ts_reader {
 	struct ring_buffer *rb;
@@ -25,6 +26,7 @@ struct ts_reader {
 	struct ts_enc enc;
 	struct ts_clock clock;
 	struct ts_summary *summary;	/* NULL unless --summary */
+	struct ts_ident_ctx *ident;	/* NULL: no identity keys (set after init) */
 	uint64_t seq;
 	uint64_t events[TS_TYPE_MAX];	/* records read, by type */
 	uint64_t malformed;		/* records that could not be encoded */

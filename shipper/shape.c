@@ -21,6 +21,7 @@ const struct ts_shape ts_shapes[TS_SHAPE_MAX] = {
 	[TS_SHAPE_NATIVE] = { "native", ts_encode_json, NULL },
 	[TS_SHAPE_TEXT] = { "text", encode_text,
 			    "TIME         TYPE       PID     UID    COMM             "
+			    "CONTAINER                "
 			    "SOURCE                                          "
 			    "DESTINATION                                     DETAIL\n" },
 };
@@ -60,7 +61,8 @@ void ts_enc_init(struct ts_enc *e, const char *host, const char *agent_id)
 	e->host_len = ts_json_escape(e->host, host, n);
 	e->host[e->host_len] = 0;
 	snprintf(e->agent_id, sizeof(e->agent_id), "%s", agent_id);
-	e->cached_sec = -1;
+	e->tc.sec = -1;
+	e->tc_start.sec = -1;
 }
 
 static inline char *put_2(char *p, unsigned v)
@@ -72,14 +74,19 @@ static inline char *put_2(char *p, unsigned v)
 
 void ts_format_time(struct ts_enc *e, uint64_t time_ns, char out[32])
 {
+	ts_format_time_in(&e->tc, time_ns, out);
+}
+
+void ts_format_time_in(struct ts_tcache *tc, uint64_t time_ns, char out[32])
+{
 	int64_t sec = (int64_t)(time_ns / 1000000000ULL);
 	uint64_t ns = time_ns % 1000000000ULL;
 	char *p = out;
 
-	if (sec != e->cached_sec) {
+	if (sec != tc->sec) {
 		time_t t = (time_t)sec;
 		struct tm tm;
-		char *c = e->cached_prefix;
+		char *c = tc->prefix;
 
 		gmtime_r(&t, &tm);
 		c = put_2(c, (unsigned)(tm.tm_year + 1900) / 100);
@@ -94,9 +101,9 @@ void ts_format_time(struct ts_enc *e, uint64_t time_ns, char out[32])
 		c = put_2(c, (unsigned)tm.tm_min);
 		*c++ = ':';
 		c = put_2(c, (unsigned)tm.tm_sec);
-		e->cached_sec = sec;
+		tc->sec = sec;
 	}
-	p = ts_put(p, e->cached_prefix, 19);
+	p = ts_put(p, tc->prefix, 19);
 	*p++ = '.';
 	for (int i = 8; i >= 0; i--) {
 		p[i] = (char)('0' + ns % 10);

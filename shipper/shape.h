@@ -14,9 +14,10 @@
 
 #include "json.h"
 
-/* No line is longer than this (the worst case is ~2.5 KiB: a 253-byte
- * qname of unprintable bytes and a hostile 15-byte comm). */
-#define TS_LINE_MAX 4096
+/* No line is longer than this (the worst case is ~7.8 KiB: a 253-byte
+ * qname of unprintable bytes, a hostile 15-byte comm, and the identity
+ * keys at their caps, ident.c's EXE_JSON_MAX and CG_JSON_MAX). */
+#define TS_LINE_MAX 8192
 
 /* What an encoder keeps between records: the run's constants and the
  * formatted start of the last second seen. */
@@ -24,10 +25,15 @@ struct ts_enc {
 	char host[64 * 6 + 1];	/* already JSON-escaped */
 	size_t host_len;
 	char agent_id[40];
-	/* the "YYYY-MM-DDTHH:MM:SS" of the last second seen */
-	int64_t cached_sec;
-	char cached_prefix[24];
+	/* the "YYYY-MM-DDTHH:MM:SS" of the last second seen: of event times,
+	 * and of process start times */
+	struct ts_tcache { int64_t sec; char prefix[24]; } tc, tc_start;
+	/* the identity of the record being encoded (ident.h), set by the
+	 * caller before each record; NULL: no identity keys */
+	const struct ts_ident *id;
 };
+
+struct ts_ident;
 
 void ts_enc_init(struct ts_enc *e, const char *host, const char *agent_id);
 
@@ -65,6 +71,7 @@ int ts_rec_check(const void *rec, size_t size);
 
 /* RFC 3339 UTC with nanoseconds: 30 bytes + NUL */
 void ts_format_time(struct ts_enc *e, uint64_t time_ns, char out[32]);
+void ts_format_time_in(struct ts_tcache *tc, uint64_t time_ns, char out[32]);
 
 const char *ts_type_name(unsigned type);
 /* "connect" -> TS_CONNECT, 0 if unknown */

@@ -9,6 +9,7 @@
 
 #include "sink.h"
 
+#include "ident.h"
 #include "json.h"
 
 struct ts_batch *ts_batch_new(size_t cap_bytes, uint32_t cap_n)
@@ -65,9 +66,30 @@ void ts_batch_put(struct ts_batch *b)
 {
 	if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	for (uint32_t i = 0; i < b->n_cgs; i++)
+		ts_cginfo_put(b->cgs[i]);
+	free(b->cgs);
 	free(b->data);
 	free(b->recs);
 	free(b);
+}
+
+int ts_batch_hold(struct ts_batch *b, const struct ts_cginfo *cg)
+{
+	if (!cg || (b->n_cgs && b->cgs[b->n_cgs - 1] == cg))
+		return 0;
+	if (b->n_cgs == b->cap_cgs) {
+		uint32_t n = b->cap_cgs ? b->cap_cgs * 2 : 8;
+		const struct ts_cginfo **p = realloc(b->cgs, sizeof(*p) * n);
+
+		if (!p)
+			return -ENOMEM;
+		b->cgs = p;
+		b->cap_cgs = n;
+	}
+	ts_cginfo_get(cg);
+	b->cgs[b->n_cgs++] = cg;
+	return 0;
 }
 
 int ts_buf_reserve(struct ts_buf *b, size_t more)

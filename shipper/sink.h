@@ -21,6 +21,8 @@
 
 #define TS_REC_COMM_LEN 16
 
+struct ts_cginfo;
+
 /* ts_rec.flags */
 enum {
 	TS_REC_TASK    = 1 << 0,	/* pid and comm are known */
@@ -44,6 +46,9 @@ struct ts_rec {
 	uint32_t pid;
 	char comm[TS_REC_COMM_LEN];	/* any bytes, NUL padded; at most 15 */
 	uint8_t saddr[16], daddr[16];	/* network byte order; IPv4 in the first 4 */
+	/* the task's cgroup and container (ident.h), or NULL; valid while
+	 * the batch is: the batch holds a reference */
+	const struct ts_cginfo *cg;
 };
 
 /* Constants of the whole run, the same in every line: a sink gets them at
@@ -64,12 +69,16 @@ struct ts_batch {
 	size_t len, cap;
 	struct ts_rec *recs;
 	char *data;
+	const struct ts_cginfo **cgs;	/* the references the records' cg need */
+	uint32_t n_cgs, cap_cgs;
 };
 
 struct ts_batch *ts_batch_new(size_t cap_bytes, uint32_t cap_n);
 int ts_batch_grow(struct ts_batch *b, size_t max_bytes, uint32_t max_n, bool recs);
 void ts_batch_get(struct ts_batch *b);
 void ts_batch_put(struct ts_batch *b);
+/* The batch keeps cg alive (one reference per distinct cginfo in a row). */
+int ts_batch_hold(struct ts_batch *b, const struct ts_cginfo *cg);
 
 /* What a write did; the core acts on it. 0 is success on purpose. */
 enum ts_out_result {

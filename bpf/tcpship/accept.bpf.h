@@ -20,11 +20,7 @@ static __always_inline int on_accept(const struct sock *sk, __u32 probe)
 	f = flow_get(sk);
 	if (f) {
 		/* the flow began at the handshake; the acceptor owns it now */
-		f->pid = t.pid;
-		f->tid = t.tid;
-		f->uid = t.uid;
-		__builtin_memcpy(f->comm, t.comm, TS_COMM_LEN);
-		__sync_fetch_and_or(&f->flags, FLOW_TASK);
+		flow_set_owner(f, &t);
 	} else if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE) {
 		flow_start(sk, &t, FLOW_ESTABLISHED);
 	}

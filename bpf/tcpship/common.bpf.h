@@ -21,6 +21,15 @@ const volatile __u16 ports[TS_MAX_PORTS] = {};	/* host order, local or remote */
 const volatile __u8 only_family = 0;		/* enum ts_family, 0: both */
 const volatile bool has_comm = false;
 const volatile char only_comm[TS_COMM_LEN] = {};
+/* --cgroup / --container: a task passes when its cgroup v2 is in
+ * cg_pass (see cgroup.bpf.h: user space fills it at start, the cgroup
+ * mkdir hook as cgroups come) */
+const volatile bool has_cg_filter = false;
+const volatile __u32 n_cgroups = 0;
+const volatile __u64 cgroups[TS_MAX_CGROUPS] = {};	/* cgroup ids */
+const volatile __u32 n_containers = 0;
+const volatile __u8 container_len[TS_MAX_CONTAINERS] = {};	/* 12..64 */
+const volatile char containers[TS_MAX_CONTAINERS][TS_CONTAINER_ID_LEN] = {};
 const volatile __u64 min_latency_ns = 0;	/* send/recv */
 const volatile __u32 wakeup_bytes = 0;		/* 0: wake the reader per record */
 /* connect is served by the tracepoint set: the state hook records the
@@ -52,12 +61,25 @@ enum flow_flags {
 	FLOW_ESTABLISHED = 1 << 1,
 	FLOW_ACTIVE      = 1 << 2,	/* we connected */
 	FLOW_EMITTED     = 1 << 3,	/* connect record sent (tracepoint set) */
+	FLOW_CG_PASS     = 1 << 4,	/* the owner passed the cgroup filters */
+};
+
+/* Who a task is: what the records carry of it. */
+struct task_info {
+	__u32 pid, tid, uid, ppid;
+	__u64 cgroup_id, start_ns;
+	bool known;
+	bool cg_pass;			/* has_cg_filter: its cgroup passes */
+	char comm[TS_COMM_LEN];
 };
 
 struct flow {
 	__u64 start_ns;
-	__u32 pid, tid, uid;
 	__u32 flags;			/* enum flow_flags; updated atomically */
+	__u32 _pad;
+	/* the owner; valid with FLOW_TASK */
+	__u32 pid, tid, uid, ppid;
+	__u64 cgroup_id, proc_start_ns;
 	char comm[TS_COMM_LEN];
 };
 
@@ -106,18 +128,22 @@ struct {
 	__type(value, struct io_start);
 } io_start SEC(".maps");
 
-/* ---- small helpers ---- */
+/* --cgroup / --container: the cgroup v2 ids that pass. A hash, not an
+ * LRU: an entry pushed out would turn a container's events off. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} cg_pass SEC(".maps");
 
-struct task_info {
-	__u32 pid, tid, uid;
-	bool known;
-	char comm[TS_COMM_LEN];
-};
+/* ---- small helpers ---- */
 
 struct tuple {
 	__u8 saddr[16];
 	__u8 daddr[16];
 	__u16 sport, dport;
+	__u32 netns;			/* 0: unknown */
 	__u8 family;
 };
 
@@ -136,11 +162,17 @@ static __always_inline bool type_on(__u32 type)
 
 static __always_inline void task_current(struct task_info *t)
 {
+	/* a BTF pointer: the walks below are plain loads, not copies */
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid();
 
 	t->pid = id >> 32;
 	t->tid = (__u32)id;
 	t->uid = (__u32)bpf_get_current_uid_gid();
+	t->ppid = task->real_parent->tgid;
+	t->start_ns = task->group_leader->start_boottime;
+	t->cgroup_id = bpf_get_current_cgroup_id();
+	t->cg_pass = has_cg_filter && bpf_map_lookup_elem(&cg_pass, &t->cgroup_id);
 	t->known = true;
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
 }
@@ -148,16 +180,31 @@ static __always_inline void task_current(struct task_info *t)
 static __always_inline void task_from_flow(struct task_info *t, const struct flow *f)
 {
 	if (!f || !(f->flags & FLOW_TASK)) {
-		t->known = false;
-		t->pid = t->tid = t->uid = 0;
-		__builtin_memset(t->comm, 0, sizeof(t->comm));
+		__builtin_memset(t, 0, sizeof(*t));
 		return;
 	}
 	t->known = true;
 	t->pid = f->pid;
 	t->tid = f->tid;
 	t->uid = f->uid;
+	t->ppid = f->ppid;
+	t->cgroup_id = f->cgroup_id;
+	t->start_ns = f->proc_start_ns;
+	t->cg_pass = f->flags & FLOW_CG_PASS;
 	__builtin_memcpy(t->comm, f->comm, sizeof(t->comm));
+}
+
+/* The flow's owner is t from now on (connect, accept). */
+static __always_inline void flow_set_owner(struct flow *f, const struct task_info *t)
+{
+	f->pid = t->pid;
+	f->tid = t->tid;
+	f->uid = t->uid;
+	f->ppid = t->ppid;
+	f->cgroup_id = t->cgroup_id;
+	f->proc_start_ns = t->start_ns;
+	__builtin_memcpy(f->comm, t->comm, TS_COMM_LEN);
+	__sync_fetch_and_or(&f->flags, t->cg_pass ? FLOW_TASK | FLOW_CG_PASS : FLOW_TASK);
 }
 
 /* Task filters. An event whose task is unknown passes only when no task
@@ -165,6 +212,8 @@ static __always_inline void task_from_flow(struct task_info *t, const struct flo
 static __always_inline bool pass_task(const struct task_info *t)
 {
 	if (t->known && self_pid && t->pid == self_pid)
+		return false;
+	if (has_cg_filter && (!t->known || !t->cg_pass))
 		return false;
 	if (n_pids) {
 		bool hit = false;
@@ -278,6 +327,10 @@ static __always_inline bool read_tuple(const struct sock *sk, struct tuple *tu, 
 		tu->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 	}
 	tu->dport = bpf_ntohs(RD(direct, sk, __sk_common.skc_dport));
+	if (direct)
+		tu->netns = sk->__sk_common.skc_net.net->ns.inum;
+	else
+		tu->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	if (family == AF_INET) {
 		tu->family = TS_IPV4;
 		if (direct) {
@@ -320,14 +373,17 @@ static __always_inline void *reserve(__u32 size, __u32 type)
  * that much is waiting, then the reader is woken by force (a plain submit
  * wakes it only if it had read everything before this record). The reader
  * also looks on a short timer, so a quiet trickle is never stuck. */
+static __always_inline __u64 wake_flags(void)
+{
+	if (!wakeup_bytes)
+		return 0;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes
+		? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
+}
+
 static __always_inline void submit(void *rec)
 {
-	__u64 flags = 0;
-
-	if (wakeup_bytes)
-		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes
-				? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(rec, flags);
+	bpf_ringbuf_submit(rec, wake_flags());
 }
 
 static __always_inline void fill_hdr(struct ts_hdr *h, __u32 type, __u32 probe,
@@ -340,10 +396,14 @@ static __always_inline void fill_hdr(struct ts_hdr *h, __u32 type, __u32 probe,
 	h->probe = probe;
 	h->family = tu->family;
 	h->state = 0;
-	h->flags = (t->known ? TS_F_TASK : 0) | TS_F_SADDR;
+	h->flags = (t->known ? TS_F_TASK : 0) | TS_F_SADDR | (tu->netns ? TS_F_NETNS : 0);
 	h->pid = t->pid;
 	h->tid = t->tid;
 	h->uid = t->uid;
+	h->ppid = t->ppid;
+	h->cgroup_id = t->cgroup_id;
+	h->start_ns = t->start_ns;
+	h->netns = tu->netns;
 	h->sport = tu->sport;
 	h->dport = tu->dport;
 	__builtin_memcpy(h->comm, t->comm, TS_COMM_LEN);
@@ -377,13 +437,8 @@ static __always_inline void flow_start(const struct sock *sk, const struct task_
 
 	f.start_ns = bpf_ktime_get_boot_ns();
 	f.flags = flags;
-	if (t && t->known) {
-		f.flags |= FLOW_TASK;
-		f.pid = t->pid;
-		f.tid = t->tid;
-		f.uid = t->uid;
-		__builtin_memcpy(f.comm, t->comm, TS_COMM_LEN);
-	}
+	if (t && t->known)
+		flow_set_owner(&f, t);
 	if (bpf_map_update_elem(&flows, &key, &f, BPF_ANY))
 		count(TS_CNT_FLOW_FULL);
 }

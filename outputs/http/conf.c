@@ -68,6 +68,7 @@ const struct ts_opt ts_http_opts[] = {
 	{ .name = "index", .type = TS_OPT_STRING, .off = OFF(index) },
 	{ .name = "action", .type = TS_OPT_ENUM, .off = OFF(action), .choices = action_names },
 	{ .name = "labels", .type = TS_OPT_MAP, .off = OFF(labels) },
+	{ .name = "pod_namespace_label", .type = TS_OPT_BOOL, .off = OFF(pod_namespace_label) },
 	{ .name = "tenant", .type = TS_OPT_STRING, .off = OFF(tenant) },
 	{ .name = "sourcetype", .type = TS_OPT_STRING, .off = OFF(sourcetype) },
 	{ .name = "in_flight", .type = TS_OPT_UINT, .off = OFF(in_flight), .min = 1, .max = 16 },
@@ -207,12 +208,13 @@ static int check_format_keys(const struct ts_http_format_ops *f, const struct ts
 			     char *err, size_t errlen)
 {
 	static const char *const key_names[] = { "labels", "tenant", "action", "sourcetype",
-						  "index" };
+						  "index", "pod_namespace_label" };
 	unsigned given = (c->labels.n ? TS_HTTP_KEY_LABELS : 0) |
 			 (c->tenant ? TS_HTTP_KEY_TENANT : 0) |
 			 (c->action != TS_HTTP_ACTION_CREATE ? TS_HTTP_KEY_ACTION : 0) |
 			 (c->sourcetype ? TS_HTTP_KEY_SOURCETYPE : 0) |
-			 (c->index ? TS_HTTP_KEY_INDEX : 0);
+			 (c->index ? TS_HTTP_KEY_INDEX : 0) |
+			 (c->pod_namespace_label ? TS_HTTP_KEY_PODNS : 0);
 	unsigned extra = given & ~f->keys, key;
 	const char *who[8];
 	char list[200] = "";

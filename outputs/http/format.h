@@ -58,6 +58,7 @@ enum {
 	TS_HTTP_KEY_ACTION = 1 << 2,
 	TS_HTTP_KEY_SOURCETYPE = 1 << 3,
 	TS_HTTP_KEY_INDEX = 1 << 4,
+	TS_HTTP_KEY_PODNS = 1 << 5,
 };
 
 /* What a format's open makes; the sink frees both. */

@@ -40,6 +40,7 @@ struct ts_http_conf {
 	char *index;
 	int action;
 	struct ts_kv labels;
+	bool pod_namespace_label;	/* loki: a stream per pod namespace too */
 	char *tenant;
 	char *sourcetype;
 	uint64_t in_flight;

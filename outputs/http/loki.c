@@ -3,8 +3,10 @@
  * loki: the push API's JSON,
  *   {"streams":[{"stream":{"host":..,"type":..,labels},"values":[["ns","line"],..]},..]}
  * Labels stay low-cardinality: host and type (one stream per type, the
- * host being the run's), plus the config's static labels; never addresses,
- * ports or pids, which would make a stream per connection. Loki wants the
+ * host being the run's), plus the config's static labels, and when asked
+ * (pod_namespace_label) the pod's namespace; never addresses, ports, pids,
+ * pods or container ids, which would make a stream per connection or per
+ * pod. Loki wants the
  * values of a stream in time order, and a unit gathered from several
  * reader batches need not be: each stream is sorted (stable by seq).
  */
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "http/http.h"
+#include "ident.h"
 #include "json.h"
 #include "util.h"
 
@@ -23,12 +26,24 @@ struct loki {
 	size_t head_len;
 	char *labels;		/* ,"job":"tcpship" ... */
 	size_t labels_len;
+	bool podns;		/* pod_namespace_label */
 };
 
 struct stream {
 	const char *type;
+	const char *podns;	/* NULL: none (or not asked) */
 	uint32_t count, start;
 };
+
+static const char *rec_podns(const struct loki *l, const struct ts_rec *r)
+{
+	return l->podns && r->cg ? r->cg->pod_namespace : NULL;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
 
 bool ts_http_label_name_ok(const char *name)
 {
@@ -62,7 +77,8 @@ static int check_labels(const struct ts_http_conf *c, char *err, size_t errlen)
 		if (!ts_http_label_name_ok(k))
 			return ts_errf(err, errlen, "labels.%s: not a Loki label name "
 				       "([a-zA-Z_][a-zA-Z0-9_]*)", k);
-		if (!strcmp(k, "host") || !strcmp(k, "type"))
+		if (!strcmp(k, "host") || !strcmp(k, "type") ||
+		    (c->pod_namespace_label && !strcmp(k, "pod_namespace")))
 			return ts_errf(err, errlen, "labels.%s: set by tcpship from each event", k);
 		if (!*c->labels.vals[i])
 			return ts_errf(err, errlen, "labels.%s: empty value", k);
@@ -119,6 +135,7 @@ static int loki_open(const struct ts_http_conf *c, const struct ts_run *run,
 	if (!l->labels || !l->head || (c->tenant && !s->header))
 		return -ENOMEM;
 	l->head_len = strlen(l->head);
+	l->podns = c->pod_namespace_label;
 	l->labels_len = strlen(l->labels);
 	return 0;
 }
@@ -136,19 +153,20 @@ static int by_time(const void *x, const void *y, void *arg)
 /* The records of u grouped by type, in the order each type first shows:
  * order[] holds the records' numbers stream after stream. Returns the
  * number of streams. */
-static uint32_t group(const struct ts_http_body *u, struct stream *streams, uint32_t *sid,
-		      uint32_t *order)
+static uint32_t group(const struct loki *l, const struct ts_http_body *u,
+		      struct stream *streams, uint32_t *sid, uint32_t *order)
 {
 	uint32_t ns = 0;
 
 	for (uint32_t i = 0; i < u->n; i++) {
-		const char *type = ts_http_rec(u, i)->type;
+		const struct ts_rec *r = ts_http_rec(u, i);
+		const char *type = r->type, *podns = rec_podns(l, r);
 		uint32_t s = 0;
 
-		while (s < ns && streams[s].type != type)
+		while (s < ns && (streams[s].type != type || !same_str(streams[s].podns, podns)))
 			s++;
 		if (s == ns)
-			streams[ns++] = (struct stream){ .type = type };
+			streams[ns++] = (struct stream){ .type = type, .podns = podns };
 		streams[s].count++;
 		sid[i] = s;
 	}
@@ -172,12 +190,18 @@ static int put_stream(const struct loki *l, const struct ts_http_body *u,
 		sorted = by_time(&o[k - 1], &o[k], (void *)u) <= 0;
 	if (!sorted)
 		qsort_r(o, st->count, sizeof(*o), by_time, (void *)u);
-	if (ts_buf_reserve(out, 32 + l->head_len + strlen(tname) + l->labels_len))
+	if (ts_buf_reserve(out, 64 + l->head_len + strlen(tname) + l->labels_len +
+			   (st->podns ? 6 * strlen(st->podns) : 0)))
 		return -ENOMEM;
 	ts_buf_put(out, l->head, l->head_len);
 	ts_buf_put(out, tname, strlen(tname));
 	out->p[out->len++] = '"';
 	ts_buf_put(out, l->labels, l->labels_len);
+	if (st->podns) {
+		TS_BUF_PUTS(out, ",\"pod_namespace\":\"");
+		out->len += ts_json_escape(out->p + out->len, st->podns, strlen(st->podns));
+		out->p[out->len++] = '"';
+	}
 	TS_BUF_PUTS(out, "},\"values\":[");
 	for (uint32_t k = 0; k < st->count; k++) {
 		const struct ts_rec *r = ts_http_rec(u, o[k]);
@@ -206,7 +230,7 @@ static int loki_build(const void *state, void **scratch, const struct ts_http_bo
 
 	if (!streams || ts_buf_reserve(out, 16))
 		return -ENOMEM;
-	ns = group(u, streams, sid, order);
+	ns = group(state, u, streams, sid, order);
 	TS_BUF_PUTS(out, "{\"streams\":[");
 	for (uint32_t s = 0; s < ns; s++) {
 		if (s && ts_buf_append(out, ",", 1))
@@ -221,7 +245,7 @@ const struct ts_http_format_ops ts_http_loki = {
 	.name = "loki",
 	.content_type = "application/json",
 	.default_path = "/loki/api/v1/push",
-	.keys = TS_HTTP_KEY_LABELS | TS_HTTP_KEY_TENANT,
+	.keys = TS_HTTP_KEY_LABELS | TS_HTTP_KEY_TENANT | TS_HTTP_KEY_PODNS,
 	.open = loki_open,
 	.free = loki_free,
 	.build = loki_build,

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "ident.h"
 #include "json.h"
 #include "util.h"
 
@@ -194,6 +195,21 @@ static void sw_addr(struct sw *w, unsigned family, const uint8_t *a)
 	sw_str(w, buf);
 }
 
+/* name="value" with the value escaped (RFC 5424 6.3.3), if there is one;
+ * a value longer than 253 bytes (no pod or namespace name is) is left out */
+static void sd_param(struct sw *w, const char *name, const char *v)
+{
+	char esc[253 * 3];
+	size_t n;
+
+	if (!v || strlen(v) > 253)
+		return;
+	n = ts_sl_sd_escape(esc, v, strlen(v));
+	sw_fmt(w, " %s=\"", name);
+	sw_put(w, esc, n);
+	sw_put(w, "\"", 1);
+}
+
 /* The SD element without its closing ']', where truncated="N" may go. */
 static void put_sd(struct sw *w, const struct ts_sl_fmt *f, const struct ts_rec *h)
 {
@@ -218,6 +234,24 @@ static void put_sd(struct sw *w, const struct ts_sl_fmt *f, const struct ts_rec 
 	sw_fmt(w, "\" dport=\"%u\"", h->dport);
 }
 
+/* Who, in the SD element: only when it leaves room for the truncation
+ * marker within max (else the line, which has these keys too, goes
+ * without them: the header check at open stays the one above). */
+static void put_sd_who(struct sw *w, const struct ts_rec *h, const char *head, size_t max)
+{
+	char *base = w->p;
+
+	if (!h->cg)
+		return;
+	sd_param(w, "container_id", h->cg->container_id);
+	sd_param(w, "pod", h->cg->pod);
+	sd_param(w, "pod_namespace", h->cg->pod_namespace);
+	if (w->over || (size_t)(w->p - head) + 40 > max) {
+		w->p = base;
+		w->over = false;
+	}
+}
+
 /* The longest start of s[0..n) that is at most max bytes and does not end
  * inside a UTF-8 sequence. */
 static size_t utf8_floor(const char *s, size_t n, size_t max)
@@ -236,7 +270,7 @@ static int format_5424(const struct ts_sl_fmt *f, const struct ts_rec *r, unsign
 		       const char *msg, size_t mlen, char *out, size_t max, bool *truncated)
 {
 	time_t sec = (time_t)(r->time_ns / 1000000000ULL);
-	char head[1024], marker[40];
+	char head[2048], marker[40];
 	struct sw w = { head, head + sizeof(head), false };
 	size_t hlen, mk, cut;
 	struct tm tm;
@@ -250,6 +284,7 @@ static int format_5424(const struct ts_sl_fmt *f, const struct ts_rec *r, unsign
 	put_sd(&w, f, r);
 	if (w.over)
 		return -EMSGSIZE;
+	put_sd_who(&w, r, head, max);
 	hlen = (size_t)(w.p - head);
 	if (hlen + 1 + (mlen ? 1 + mlen : 0) <= max) {
 		memcpy(out, head, hlen);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dns.h"
+#include "ident.h"
 #include "put.h"
 #include "shape.h"
 #include "tcpship.h"
@@ -48,6 +49,29 @@ static char *put_addr(char *p, unsigned family, const uint8_t *a)
 	return p + strlen(p);
 }
 
+/* ppid, process_start, exe, then the cgroup's keys (pre-rendered) */
+static char *put_who(char *p, struct ts_enc *e, const struct ts_hdr *h)
+{
+	const struct ts_ident *id = e->id;
+	char tbuf[32];
+
+	p = TS_PUTS(p, ",\"ppid\":");
+	p = ts_put_u64(p, h->ppid);
+	if (!id)
+		return p;
+	if (id->start_wall_ns) {
+		ts_format_time_in(&e->tc_start, id->start_wall_ns, tbuf);
+		p = TS_PUTS(p, ",\"process_start\":\"");
+		p = ts_put(p, tbuf, 30);
+		*p++ = '"';
+	}
+	if (id->exe_json)
+		p = ts_put(p, id->exe_json, id->exe_json_len);
+	if (id->cg)
+		p = ts_put(p, id->cg->json, id->cg->json_len);
+	return p;
+}
+
 /* time, type, host, seq, agent_id, the task, the endpoints, the probe */
 static char *put_common(char *p, struct ts_enc *e, const struct ts_hdr *h, uint64_t seq,
 			uint64_t time_ns)
@@ -73,6 +97,11 @@ static char *put_common(char *p, struct ts_enc *e, const struct ts_hdr *h, uint6
 		p = TS_PUTS(p, ",\"comm\":");
 		/* TASK_COMM_LEN is 16 with the NUL: never read the 16th byte */
 		p = put_str(p, h->comm, strnlen(h->comm, TS_COMM_LEN - 1));
+		p = put_who(p, e, h);
+	}
+	if (h->flags & TS_F_NETNS) {
+		p = TS_PUTS(p, ",\"netns\":");
+		p = ts_put_u64(p, h->netns);
 	}
 	p = h->family == TS_IPV4 ? TS_PUTS(p, ",\"family\":\"ipv4\"")
 				 : TS_PUTS(p, ",\"family\":\"ipv6\"");
@@ -86,6 +115,8 @@ static char *put_common(char *p, struct ts_enc *e, const struct ts_hdr *h, uint6
 	p = put_addr(p, h->family, h->daddr);
 	p = TS_PUTS(p, "\",\"dport\":");
 	p = ts_put_u64(p, h->dport);
+	if (e->id && e->id->community_id[0])
+		p = PUT_KV(p, ",\"community_id\":\"", e->id->community_id);
 	/* ts_rec_check() allows no other probe */
 	return PUT_KV(p, ",\"probe\":\"", h->probe == TS_KPROBE ? "kprobe" : "tracepoint");
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dns.h"
+#include "ident.h"
 #include "shape.h"
 #include "tcpship.h"
 #include "util.h"
@@ -30,13 +31,49 @@ static void text_endpoint(char *buf, size_t n, unsigned family, const uint8_t *a
 	snprintf(buf, n, family == TS_IPV4 ? "%s:%u" : "[%s]:%u", ip, port);
 }
 
+/* Printable ASCII of s, at most cap - 1 bytes; a cut shows as '+'. */
+static void text_safe(char *out, size_t cap, const char *s)
+{
+	size_t n = 0;
+
+	for (; *s && n + 1 < cap; s++, n++) {
+		unsigned char c = (unsigned char)*s;
+
+		out[n] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+	}
+	if (*s && n)
+		out[n - 1] = '+';
+	out[n] = 0;
+}
+
+/* the CONTAINER column: namespace/pod, else the container's short id,
+ * else the host service's unit */
+static void text_who(char *out, size_t cap, const struct ts_enc *e)
+{
+	const struct ts_cginfo *cg = e->id ? e->id->cg : NULL;
+	char buf[600];
+
+	if (!cg) {
+		snprintf(out, cap, "-");
+		return;
+	}
+	if (cg->pod)
+		snprintf(buf, sizeof(buf), "%.250s/%.250s", cg->pod_namespace ? cg->pod_namespace : "",
+			 cg->pod);
+	else if (cg->container_id)
+		snprintf(buf, sizeof(buf), "%.12s", cg->container_id);
+	else
+		snprintf(buf, sizeof(buf), "%.250s", cg->unit ? cg->unit : "-");
+	text_safe(out, cap, buf);
+}
+
 int ts_encode_text(struct ts_enc *e, const void *rec, size_t size, uint64_t time_ns,
 		   char *out, size_t cap)
 {
 	const struct ts_hdr *h = rec;
 	const struct ts_event *ev = rec;
 	char tbuf[32], comm[TS_COMM_LEN], src[64], dst[64], pid[12] = "-", uid[12] = "-";
-	char detail[1200] = "";
+	char detail[1200] = "", who[25] = "-";
 	int n;
 
 	if (cap < TS_LINE_MAX)
@@ -57,6 +94,7 @@ int ts_encode_text(struct ts_enc *e, const void *rec, size_t size, uint64_t time
 		comm[len] = 0;
 		snprintf(pid, sizeof(pid), "%u", h->pid);
 		snprintf(uid, sizeof(uid), "%u", h->uid);
+		text_who(who, sizeof(who), e);
 	}
 	text_endpoint(src, sizeof(src), h->family, h->saddr, h->sport, h->flags & TS_F_SADDR);
 	text_endpoint(dst, sizeof(dst), h->family, h->daddr, h->dport, true);
@@ -100,7 +138,7 @@ int ts_encode_text(struct ts_enc *e, const void *rec, size_t size, uint64_t time
 		break;
 	}
 	}
-	n = snprintf(out, cap, "%.12s %-10s %-7s %-6s %-16s %-47s %-47s %s\n", tbuf + 11,
-		     ts_type_name(h->type), pid, uid, comm, src, dst, detail);
+	n = snprintf(out, cap, "%.12s %-10s %-7s %-6s %-16s %-24s %-47s %-47s %s\n", tbuf + 11,
+		     ts_type_name(h->type), pid, uid, comm, who, src, dst, detail);
 	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }

@@ -78,7 +78,8 @@ def test_every_program_of_both_sets_passes_the_verifier():
     a verifier rejection of either set fails CI on this kernel."""
     require_root()
     p, rows = list_probes()
-    hooks = {"state", "connect", "accept", "retransmit", "send", "recv", "dns"}
+    hooks = {"state", "connect", "accept", "retransmit", "send", "recv", "dns", "process",
+             "cgroup"}
     seen = {(r[0], r[1]) for r in rows}
     assert seen == {(h, s) for h in hooks for s in ("kprobe", "tracepoint")}, seen
     for r in rows:
@@ -213,7 +214,8 @@ def test_text_format():
     gt = trig("tcp_pair")
     wait_until(lambda: any(f"127.0.0.1:{gt['server_port']}" in l and " close " in l
                            for l in ts.lines), 10, "a close row")
-    assert ts.lines[0].split()[:6] == ["TIME", "TYPE", "PID", "UID", "COMM", "SOURCE"], ts.lines[0]
+    assert ts.lines[0].split()[:7] == ["TIME", "TYPE", "PID", "UID", "COMM", "CONTAINER",
+                                       "SOURCE"], ts.lines[0]
     row = [l for l in ts.lines if " connect " in l and str(gt["client_pid"]) in l][0]
     assert "ts-client" in row and f"127.0.0.1:{gt['client_port']}" in row, row
     ts.stop()

@@ -29,7 +29,7 @@
 #define HEAD(type, seq)							\
 	"{\"time\":\"" T_STR "\",\"type\":\"" type "\",\"host\":\"h1\",\"seq\":" seq \
 	",\"agent_id\":\"" AGENT "\""
-#define TASK ",\"pid\":4242,\"tid\":4243,\"uid\":1000,\"comm\":\"curl\""
+#define TASK ",\"pid\":4242,\"tid\":4243,\"uid\":1000,\"comm\":\"curl\",\"ppid\":4200"
 #define FAM4 ",\"family\":\"ipv4\""
 #define SRC4 ",\"saddr\":\"10.0.0.2\",\"sport\":51234"
 #define DST4 ",\"daddr\":\"93.184.216.34\",\"dport\":443"
@@ -69,6 +69,7 @@ static void mk_hdr(struct ts_hdr *h, size_t size, unsigned type, unsigned family
 	h->pid = 4242;
 	h->tid = 4243;
 	h->uid = 1000;
+	h->ppid = 4200;
 	memcpy(h->comm, "curl", 5);
 	h->sport = 51234;
 	h->dport = 443;
@@ -190,7 +191,7 @@ TEST(encode_connect_v4_golden)
 	static const char want[] =
 		"{\"time\":\"2026-11-26T09:42:09.123456789Z\",\"type\":\"connect\",\"host\":\"h1\","
 		"\"seq\":1,\"agent_id\":\"0f8e2a3c-1d2b-4c5d-8e9f-0a1b2c3d4e5f\",\"pid\":4242,"
-		"\"tid\":4243,\"uid\":1000,\"comm\":\"curl\",\"family\":\"ipv4\","
+		"\"tid\":4243,\"uid\":1000,\"comm\":\"curl\",\"ppid\":4200,\"family\":\"ipv4\","
 		"\"saddr\":\"10.0.0.2\",\"sport\":51234,\"daddr\":\"93.184.216.34\","
 		"\"dport\":443,\"probe\":\"kprobe\"}\n";
 	struct ts_enc e;
@@ -565,7 +566,7 @@ TEST(encode_max_values_golden)
 
 	enc_fixed(&e);
 	mk_event(&ev, TS_CONNECT, TS_IPV4, TS_F_TASK | TS_F_SADDR);
-	ev.h.pid = ev.h.tid = ev.h.uid = UINT32_MAX;
+	ev.h.pid = ev.h.tid = ev.h.uid = ev.h.ppid = UINT32_MAX;
 	memset(ev.h.comm, 0, sizeof(ev.h.comm));
 	ev.h.sport = 65535;
 	ev.h.dport = 0;
@@ -575,6 +576,7 @@ TEST(encode_max_values_golden)
 		   "{\"time\":\"" T_STR "\",\"type\":\"connect\",\"host\":\"h1\","
 		   "\"seq\":18446744073709551615,\"agent_id\":\"" AGENT "\","
 		   "\"pid\":4294967295,\"tid\":4294967295,\"uid\":4294967295,\"comm\":\"\","
+		   "\"ppid\":4294967295,"
 		   "\"family\":\"ipv4\",\"saddr\":\"255.255.255.255\",\"sport\":65535,"
 		   "\"daddr\":\"0.0.0.0\",\"dport\":0,\"probe\":\"kprobe\"}\n");
 }
@@ -901,26 +903,27 @@ TEST(encode_text_connect_v4)
 {
 	struct ts_enc e;
 	struct ts_event ev;
-	char out[TS_LINE_MAX], *tok[16];
+	char out[TS_LINE_MAX], *tok[17];
 
 	enc_fixed(&e);
 	mk_event(&ev, TS_CONNECT, TS_IPV4, TS_F_TASK | TS_F_SADDR);
 	TEXT_OF(&e, &ev, out);
-	CHECK_INT(split(out, tok, 16), 7);
+	CHECK_INT(split(out, tok, 16), 8);
 	CHECK_STR(tok[0], "09:42:09.123");
 	CHECK_STR(tok[1], "connect");
 	CHECK_STR(tok[2], "4242");
 	CHECK_STR(tok[3], "1000");
 	CHECK_STR(tok[4], "curl");
-	CHECK_STR(tok[5], "10.0.0.2:51234");
-	CHECK_STR(tok[6], "93.184.216.34:443");
+	CHECK_STR(tok[5], "-");	/* no identity: no container column */
+	CHECK_STR(tok[6], "10.0.0.2:51234");
+	CHECK_STR(tok[7], "93.184.216.34:443");
 }
 
 TEST(encode_text_close_v6)
 {
 	struct ts_enc e;
 	struct ts_event ev;
-	char out[TS_LINE_MAX], *tok[16];
+	char out[TS_LINE_MAX], *tok[17];
 
 	enc_fixed(&e);
 	mk_event(&ev, TS_CLOSE, TS_IPV6, TS_F_SADDR | TS_F_ESTABLISHED | TS_F_START);
@@ -930,18 +933,18 @@ TEST(encode_text_close_v6)
 	ev.close.retransmits = 2;
 	ev.close.error = ECONNRESET;
 	TEXT_OF(&e, &ev, out);
-	CHECK_INT(split(out, tok, 16), 12);
+	CHECK_INT(split(out, tok, 16), 13);
 	CHECK_STR(tok[1], "close");
 	CHECK_STR(tok[2], "-");	/* no task: pid, uid, comm unknown */
 	CHECK_STR(tok[3], "-");
 	CHECK_STR(tok[4], "-");
-	CHECK_STR(tok[5], "[2001:db8::2]:51234");
-	CHECK_STR(tok[6], "[2606:2800:220:1:248:1893:25c8:1946]:443");
-	CHECK_STR(tok[7], "dur=1500.000ms");
-	CHECK_STR(tok[8], "tx=1024");
-	CHECK_STR(tok[9], "rx=4096");
-	CHECK_STR(tok[10], "retrans=2");
-	CHECK_STR(tok[11], "err=ECONNRESET");
+	CHECK_STR(tok[6], "[2001:db8::2]:51234");
+	CHECK_STR(tok[7], "[2606:2800:220:1:248:1893:25c8:1946]:443");
+	CHECK_STR(tok[8], "dur=1500.000ms");
+	CHECK_STR(tok[9], "tx=1024");
+	CHECK_STR(tok[10], "rx=4096");
+	CHECK_STR(tok[11], "retrans=2");
+	CHECK_STR(tok[12], "err=ECONNRESET");
 }
 
 TEST(encode_text_close_refused)
@@ -962,34 +965,34 @@ TEST(encode_text_send_latency)
 {
 	struct ts_enc e;
 	struct ts_event ev;
-	char out[TS_LINE_MAX], *tok[16];
+	char out[TS_LINE_MAX], *tok[17];
 
 	enc_fixed(&e);
 	mk_event(&ev, TS_SEND, TS_IPV4, TS_F_TASK | TS_F_SADDR | TS_F_LATENCY);
 	ev.io.bytes = 1448;
 	ev.io.latency_ns = 250000;
 	TEXT_OF(&e, &ev, out);
-	CHECK_INT(split(out, tok, 16), 9);
+	CHECK_INT(split(out, tok, 16), 10);
 	CHECK_STR(tok[1], "send");
-	CHECK_STR(tok[7], "bytes=1448");
-	CHECK_STR(tok[8], "lat=0.250ms");
+	CHECK_STR(tok[8], "bytes=1448");
+	CHECK_STR(tok[9], "lat=0.250ms");
 }
 
 TEST(encode_text_dns)
 {
 	struct ts_enc e;
 	struct ts_dns d;
-	char out[TS_LINE_MAX], *tok[16];
+	char out[TS_LINE_MAX], *tok[17];
 
 	enc_fixed(&e);
 	mk_dns(&d, TS_IPV4, TS_F_TASK, q_www_a, sizeof(q_www_a), 33);
 	TEXT_OF(&e, &d, out);
-	CHECK_INT(split(out, tok, 16), 9);
+	CHECK_INT(split(out, tok, 16), 10);
 	CHECK_STR(tok[1], "dns");
-	CHECK_STR(tok[5], "-");	/* source not known */
-	CHECK_STR(tok[6], "192.0.2.53:53");
-	CHECK_STR(tok[7], "A");
-	CHECK_STR(tok[8], "www.example.com");
+	CHECK_STR(tok[6], "-");	/* source not known */
+	CHECK_STR(tok[7], "192.0.2.53:53");
+	CHECK_STR(tok[8], "A");
+	CHECK_STR(tok[9], "www.example.com");
 }
 
 /* a terminal gets no control bytes (nor half characters) from a comm */
@@ -997,18 +1000,18 @@ TEST(encode_text_hostile_comm)
 {
 	struct ts_enc e;
 	struct ts_event ev;
-	char out[TS_LINE_MAX], *tok[16];
+	char out[TS_LINE_MAX], *tok[17];
 
 	enc_fixed(&e);
 	mk_event(&ev, TS_CONNECT, TS_IPV4, TS_F_TASK | TS_F_SADDR);
 	memcpy(ev.h.comm, "a\nb\x1b[31m\xc3\xa9\x7f", 12);
 	TEXT_OF(&e, &ev, out);
-	CHECK_INT(split(out, tok, 16), 7);
+	CHECK_INT(split(out, tok, 16), 8);
 	CHECK_STR(tok[4], "a?b?[31m???");
 	/* 16 bytes without a NUL: the column holds 15 */
 	memcpy(ev.h.comm, "abcdefghijklmnop", 16);
 	TEXT_OF(&e, &ev, out);
-	CHECK_INT(split(out, tok, 16), 7);
+	CHECK_INT(split(out, tok, 16), 8);
 	CHECK_STR(tok[4], "abcdefghijklmno");
 }
 
@@ -1018,7 +1021,8 @@ TEST(encode_text_hostile_comm)
  */
 TEST(encode_text_header_aligned)
 {
-	static const char *const names[] = { "TIME", "TYPE", "PID", "UID", "COMM", "SOURCE",
+	static const char *const names[] = { "TIME", "TYPE", "PID", "UID", "COMM", "CONTAINER",
+					     "SOURCE",
 					     "DESTINATION", "DETAIL" };
 	const char *hdr = ts_text_header();
 	struct ts_enc e;

@@ -185,7 +185,7 @@ static bool comm_case(const char *file, int line, const void *raw, size_t n,
 	wl = snprintf(want, sizeof(want),
 		      "{\"time\":\"2026-11-26T09:42:09.123456789Z\",\"type\":\"connect\",\"host\":\"h1\","
 		      "\"seq\":1,\"agent_id\":\"" AGENT "\",\"pid\":1,\"tid\":1,\"uid\":0,"
-		      "\"comm\":\"%s\",\"family\":\"ipv4\",\"saddr\":\"%s\",\"sport\":1,"
+		      "\"comm\":\"%s\",\"ppid\":0,\"family\":\"ipv4\",\"saddr\":\"%s\",\"sport\":1,"
 		      "\"daddr\":\"93.184.216.34\",\"dport\":2,\"probe\":\"kprobe\"}\n",
 		      want_json, sa);
 	len = ts_encode_json(&e, &ev, sizeof(ev), 1, 1795686129123456789ULL, out, sizeof(out));

@@ -17,7 +17,7 @@
 #define GOOD_TAIL								\
 	",\"family\":\"ipv4\",\"saddr\":\"10.0.0.2\",\"sport\":51234,"		\
 	"\"daddr\":\"93.184.216.34\",\"dport\":443,\"probe\":\"kprobe\"}\n"
-#define GOOD_TASK ",\"pid\":4242,\"tid\":4243,\"uid\":1000,\"comm\":\"curl\""
+#define GOOD_TASK ",\"pid\":4242,\"tid\":4243,\"uid\":1000,\"comm\":\"curl\",\"ppid\":1"
 
 static bool ok(const char *s, unsigned flags, char *why, size_t cap)
 {
@@ -52,17 +52,17 @@ TEST(line_check_rejects_bad)
 		{ "no newline", GOOD_HEAD GOOD_TASK ",\"family\":\"ipv4\",\"saddr\":\"10.0.0.2\","
 		  "\"sport\":1,\"daddr\":\"1.2.3.4\",\"dport\":1,\"probe\":\"kprobe\"}" },
 		{ "two lines", GOOD_HEAD GOOD_TASK GOOD_TAIL "{}\n" },
-		{ "raw tab", GOOD_HEAD ",\"pid\":1,\"tid\":1,\"uid\":1,\"comm\":\"a\tb\"" GOOD_TAIL },
-		{ "raw DEL", GOOD_HEAD ",\"pid\":1,\"tid\":1,\"uid\":1,\"comm\":\"a\x7f\"" GOOD_TAIL },
-		{ "invalid UTF-8", GOOD_HEAD ",\"pid\":1,\"tid\":1,\"uid\":1,\"comm\":\"\xff\"" GOOD_TAIL },
-		{ "surrogate", GOOD_HEAD ",\"pid\":1,\"tid\":1,\"uid\":1,\"comm\":\"\xed\xa0\x80\""
+		{ "raw tab", GOOD_HEAD ",\"pid\":1,\"tid\":1,\"uid\":1,\"comm\":\"a\tb\"" ",\"ppid\":1" GOOD_TAIL },
+		{ "raw DEL", GOOD_HEAD ",\"pid\":1,\"tid\":1,\"uid\":1,\"comm\":\"a\x7f\"" ",\"ppid\":1" GOOD_TAIL },
+		{ "invalid UTF-8", GOOD_HEAD ",\"pid\":1,\"tid\":1,\"uid\":1,\"comm\":\"\xff\"" ",\"ppid\":1" GOOD_TAIL },
+		{ "surrogate", GOOD_HEAD ",\"pid\":1,\"tid\":1,\"uid\":1,\"comm\":\"\xed\xa0\x80\"" ",\"ppid\":1"
 		  GOOD_TAIL },
 		{ "trailing junk", GOOD_HEAD GOOD_TASK ",\"family\":\"ipv4\",\"saddr\":\"10.0.0.2\","
 		  "\"sport\":1,\"daddr\":\"1.2.3.4\",\"dport\":1,\"probe\":\"kprobe\"} x\n" },
 		{ "trailing comma", GOOD_HEAD GOOD_TASK ",\"family\":\"ipv4\",\"saddr\":\"10.0.0.2\","
 		  "\"sport\":1,\"daddr\":\"1.2.3.4\",\"dport\":1,\"probe\":\"kprobe\",}\n" },
 		{ "not an object", "[1,2]\n" },
-		{ "key order", GOOD_HEAD ",\"tid\":4243,\"pid\":4242,\"uid\":1000,\"comm\":\"curl\""
+		{ "key order", GOOD_HEAD ",\"tid\":4243,\"pid\":4242,\"uid\":1000,\"comm\":\"curl\",\"ppid\":1"
 		  GOOD_TAIL },
 		{ "unknown key", GOOD_HEAD GOOD_TASK ",\"extra\":1" GOOD_TAIL },
 		{ "missing key", GOOD_HEAD GOOD_TASK ",\"family\":\"ipv4\",\"saddr\":\"10.0.0.2\","
@@ -87,7 +87,7 @@ TEST(line_check_rejects_bad)
 		  "\"host\":\"h1\",\"seq\":1,\"agent_id\":\"0f8e2a3c-1d2b-4c5d-8e9f-0a1b2c3d4e5f\""
 		  GOOD_TASK GOOD_TAIL },
 		{ "comm too long", GOOD_HEAD ",\"pid\":1,\"tid\":1,\"uid\":1,"
-		  "\"comm\":\"abcdefghijklmnop\"" GOOD_TAIL },
+		  "\"comm\":\"abcdefghijklmnop\"" ",\"ppid\":1" GOOD_TAIL },
 		{ "pid without comm", GOOD_HEAD ",\"pid\":1,\"tid\":1,\"uid\":1" GOOD_TAIL },
 		{ "probe unknown", GOOD_HEAD GOOD_TASK ",\"family\":\"ipv4\",\"saddr\":\"10.0.0.2\","
 		  "\"sport\":1,\"daddr\":\"1.2.3.4\",\"dport\":1,\"probe\":\"unknown\"}\n" },

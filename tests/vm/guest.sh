@@ -19,6 +19,7 @@ mount -t tmpfs tmpfs /tmp
 mount -t tracefs tracefs /sys/kernel/tracing
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t bpf bpf /sys/fs/bpf
+mount -t cgroup2 cgroup2 /sys/fs/cgroup	# the identity keys' cgroup paths
 hostname tcpship-vm
 ip link set lo up	# without it every loopback connect hangs
 echo "@@TSVM up=$(cut -d' ' -f1 /proc/uptime)"
@@ -90,6 +91,22 @@ trig() {
 	[ $rc = 0 ] || { note "trigger $label: exit $rc"; fails=$((fails + 1)); }
 }
 
+# trigcg LABEL CGROUP PROGRAM ARGS...: trig, run inside a cgroup (made
+# here) shaped like a docker container's
+trigcg() {
+	label=$1
+	cg=/sys/fs/cgroup$2
+	shift 2
+	prog=$1
+	shift
+	mkdir -p "$cg"
+	sh -c 'echo $$ > "$0/cgroup.procs" && exec timeout 60 "$@"' "$cg" /trig/$prog "$@" \
+		> $R/trig.$label.out 2> $R/trig.$label.err
+	rc=$?
+	echo $rc > $R/trig.$label.rc
+	[ $rc = 0 ] || { note "trigger $label: exit $rc"; fails=$((fails + 1)); }
+}
+
 t0=$(cut -d' ' -f1 /proc/uptime)
 
 stamp list-probes
@@ -112,6 +129,8 @@ stamp triggers
 timeout 60 /trig/tcp_stall synfull > $R/trig.synfull.out 2> $R/trig.synfull.err &
 synfull=$!
 trig auto_pair tcp_pair -n 100 -r 200
+trigcg container /system.slice/docker-5e1f00d0c0ffee5e1f00d0c0ffee5e1f00d0c0ffee5e1f00d0c0ffee5e1f0c0a.scope \
+	tcp_pair -n 10 -r 20
 trig pair4 tcp_pair -n 12345 -r 54321 -k 3
 trig pair6 tcp_pair -6 -n 1 -r 100000
 trig mapped tcp_pair -m

@@ -193,7 +193,8 @@ def test_list_probes_every_program_of_both_sets():
     vm.log("guest --list-probes:\n    " + "\n    ".join(out))
     rows = [l.split(None, 4) for l in out[1:] if l and not l.startswith("auto picks:")]
     seen = {(r[0], r[1]) for r in rows}
-    hooks = {"state", "connect", "accept", "retransmit", "send", "recv", "dns"}
+    hooks = {"state", "connect", "accept", "retransmit", "send", "recv", "dns", "process",
+             "cgroup"}
     assert seen == {(h, s) for h in hooks for s in ("kprobe", "tracepoint")}, seen
     have = set(section("tracepoints"))
     unexplained = []
@@ -254,6 +255,32 @@ def test_kprobe_v4_mapped_shown_as_ipv4():
     ev = ts("kp").wait_events(by(type="connect", pid=g["client_pid"]), what="connect")[0]
     assert ev["family"] == "ipv4" and ev["daddr"] == "127.0.0.1" and \
         ev["saddr"] == "127.0.0.1" and ev["dport"] == g["server_port"], ev
+
+
+CID = "5e1f00d0c0ffee5e1f00d0c0ffee5e1f00d0c0ffee5e1f00d0c0ffee5e1f0c0a"
+
+
+def test_kprobe_identity_in_a_container_cgroup():
+    """The kprobe set carries who: a docker-shaped cgroup gives container_id
+    and the cgroup path, the exec hook the exe, the task its parent; close
+    (softirq context possible) carries the owner's."""
+    g = gt("container")
+    t = ts("kp")
+    cg = "/system.slice/docker-%s.scope" % CID
+    for typ in ("connect", "close"):
+        ev = t.wait_events(by(type=typ, pid=g["client_pid"]), what=typ)[0]
+        assert ev["container_id"] == CID and ev["cgroup"] == cg, ev
+        assert ev["container_runtime"] == "docker", ev
+        assert ev["exe"] == "/trig/tcp_pair", ev
+        assert isinstance(ev["ppid"], int) and 0 < ev["ppid"] != ev["pid"], ev
+        assert ev["probe"] == "kprobe", ev
+        assert ev["community_id"].startswith("1:"), ev
+    acc = t.wait_events(by(type="accept", pid=g["server_pid"]), what="accept")[0]
+    assert acc["container_id"] == CID and acc["exe"] == "/trig/tcp_pair", acc
+    # the host's own triggers: no container, their exe all the same
+    host_ev = t.wait_events(by(type="connect", pid=gt("pair4")["client_pid"]), what="connect")[0]
+    assert "container_id" not in host_ev and host_ev["exe"] == "/trig/tcp_pair", host_ev
+    assert host_ev["cgroup"] == "/", host_ev
 
 
 def test_kprobe_hostile_comm():
