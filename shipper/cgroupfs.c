@@ -259,8 +259,10 @@ const char *ts_cg_name_id(const char *name)
 	for (size_t i = 0; i < TS_ARRAY_SIZE(pre); i++) {
 		size_t pl = strlen(pre[i]);
 
-		if (n == pl + TS_CONTAINER_ID_LEN + 6 && !strncmp(name, pre[i], pl) &&
-		    !strcmp(name + pl + TS_CONTAINER_ID_LEN, ".scope") &&
+		if ((n == pl + TS_CONTAINER_ID_LEN + 6 || n == pl + TS_CONTAINER_ID_LEN) &&
+		    !strncmp(name, pre[i], pl) &&
+		    (n == pl + TS_CONTAINER_ID_LEN ||
+		     !strcmp(name + pl + TS_CONTAINER_ID_LEN, ".scope")) &&
 		    ts_container_id_ok(name + pl, TS_CONTAINER_ID_LEN))
 			return name + pl;
 	}

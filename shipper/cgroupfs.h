@@ -42,8 +42,9 @@ typedef void (*ts_cgfs_fn)(void *ctx, uint64_t id, uint64_t parent, const char *
 int ts_cgfs_walk(const struct ts_cgfs *fs, ts_cgfs_fn fn, void *ctx);
 
 /* A cgroup directory name in a runtime's shape, "<id>", "docker-<id>.scope",
- * "cri-containerd-<id>.scope", "crio-<id>.scope", "libpod-<id>.scope":
- * its 64-hex id, or NULL. The same rule the kernel's cgroup_mkdir hook
+ * "cri-containerd-<id>.scope", "crio-<id>.scope", "libpod-<id>.scope"
+ * (prefixed ones also without ".scope", as CRI-O's cgroupfs driver names
+ * them): its 64-hex id, or NULL. The same rule the kernel's cgroup_mkdir hook
  * applies (bpf/tcpship/cgroup.bpf.h). */
 const char *ts_cg_name_id(const char *name);
 

@@ -655,13 +655,20 @@ static void community_id(struct ts_ident_ctx *c, const struct ts_hdr *h, char *o
 	out[0] = 0;
 	if (!(h->flags & TS_F_SADDR) || !c->cid)
 		return;
+	/* the flow's, whichever side: the connect and the accept of one
+	 * loopback connection share the slot */
 	memset(key, 0, sizeof(key));
 	key[0] = (uint8_t)fam;
 	key[1] = proto;
-	memcpy(key + 2, &h->sport, 2);
-	memcpy(key + 4, &h->dport, 2);
-	memcpy(key + 6, h->saddr, alen);
-	memcpy(key + 22, h->daddr, alen);
+	{
+		int cmp = memcmp(h->saddr, h->daddr, alen);
+		bool swap = cmp > 0 || (cmp == 0 && h->sport > h->dport);
+
+		memcpy(key + 2, swap ? &h->dport : &h->sport, 2);
+		memcpy(key + 4, swap ? &h->sport : &h->dport, 2);
+		memcpy(key + 6, swap ? h->daddr : h->saddr, alen);
+		memcpy(key + 22, swap ? h->saddr : h->daddr, alen);
+	}
 	h1 = 0;
 	for (size_t i = 0; i < sizeof(key); i++)
 		h1 = h1 * 31 + key[i];

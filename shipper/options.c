@@ -777,8 +777,13 @@ static void conf_keys(const char *section, char *buf, size_t len)
 		dot = strchr(k, '.');
 		kl = dot ? (size_t)(dot - k) : strlen(k);
 		/* a section shows once, by its name */
-		if (strstr(buf, k) && dot)
-			continue;
+		if (dot) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "%.*s", (int)kl, k);
+			if (strstr(buf, name))
+				continue;
+		}
 		n += (size_t)snprintf(buf + n, len - n, "%s%.*s", n ? ", " : "", (int)kl, k);
 	}
 }

@@ -27,7 +27,8 @@ static __always_inline bool is_hex(char c)
 }
 
 /* "<id>", "docker-<id>.scope", "cri-containerd-<id>.scope",
- * "crio-<id>.scope", "libpod-<id>.scope": is <id> a --container? */
+ * "crio-<id>.scope", "libpod-<id>.scope" (each prefix also without
+ * ".scope": the cgroupfs driver's form): is <id> a --container? */
 static __always_inline bool name_is_container(const char *kname)
 {
 	char head[16] = {}, id[TS_CONTAINER_ID_LEN + 8] = {};
@@ -46,8 +47,9 @@ static __always_inline bool name_is_container(const char *kname)
 	for (int i = 0; i < TS_CONTAINER_ID_LEN; i++)
 		if (!is_hex(id[i]))
 			return false;
-	if (start ? !has_prefix(id + TS_CONTAINER_ID_LEN, ".scope", 7)
-		  : id[TS_CONTAINER_ID_LEN] != 0)
+	/* "crio-<id>" with no ".scope": CRI-O under the cgroupfs driver */
+	if (id[TS_CONTAINER_ID_LEN] != 0 &&
+	    !(start && has_prefix(id + TS_CONTAINER_ID_LEN, ".scope", 7)))
 		return false;
 	for (int k = 0; k < TS_MAX_CONTAINERS; k++) {
 		bool hit = true;

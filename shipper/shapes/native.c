@@ -115,7 +115,8 @@ static char *put_common(char *p, struct ts_enc *e, const struct ts_hdr *h, uint6
 	p = put_addr(p, h->family, h->daddr);
 	p = TS_PUTS(p, "\",\"dport\":");
 	p = ts_put_u64(p, h->dport);
-	if (e->id && e->id->community_id[0])
+	/* a flow's, not a call's: the schema has none on send/recv */
+	if (e->id && e->id->community_id[0] && h->type != TS_SEND && h->type != TS_RECV)
 		p = PUT_KV(p, ",\"community_id\":\"", e->id->community_id);
 	/* ts_rec_check() allows no other probe */
 	return PUT_KV(p, ",\"probe\":\"", h->probe == TS_KPROBE ? "kprobe" : "tracepoint");

@@ -37,6 +37,7 @@
 #include "dns.h"
 #include "shape.h"
 #include "fanout.h"
+#include "ident.h"
 #include "reader.h"
 #include "tcpship.h"
 #include "util.h"
@@ -85,14 +86,50 @@ static void fill_hdr(struct ts_hdr *h, unsigned type, bool v6, uint16_t size)
 	h->family = v6 ? TS_IPV6 : TS_IPV4;
 	h->state = 1;	/* ESTABLISHED */
 	h->flags = TS_F_TASK | TS_F_SADDR;
+	h->flags |= TS_F_NETNS;
+	h->netns = 4026532281u;
 	h->pid = 48213;
 	h->tid = 48215;
 	h->uid = 1000;
+	h->ppid = 48001;
 	h->sport = 51724;
 	h->dport = 443;
 	memcpy(h->comm, "curl", 4);
 	memcpy(h->saddr, v6 ? s6 : s4, v6 ? 16 : 4);
 	memcpy(h->daddr, v6 ? d6 : d4, v6 ? 16 : 4);
+}
+
+/* What a containerd pod's task carries: the identity keys every encoded
+ * line of the bench has (what a Kubernetes node's lines look like). */
+#define EXE "/usr/bin/curl"
+static struct ts_cginfo bench_cg;
+static struct ts_ident bench_id;
+
+static int make_ident(void)
+{
+	static char exe_json[64];
+	struct ts_cginfo *c = &bench_cg;
+
+	c->path = strdup("/kubepods/besteffort/pod0b3f5a7e-1c2d-4e5f-8a9b-0c1d2e3f4a5b/"
+			 "4b825dc642cb6eb9a060e54bf8d69288fbee4904aaaaaaaaaaaaaaaaaaaaaaaa");
+	ts_cgpath_parse(c->path, &c->cp);
+	c->container_id = c->cp.container_id;
+	c->runtime = "containerd";
+	c->pod_uid = c->cp.pod_uid;
+	c->name = strdup("web");
+	c->image = strdup("docker.io/library/nginx:1.25");
+	c->pod = strdup("web-7d4b9-x2k");
+	c->pod_namespace = strdup("shop");
+	if (!c->path || !c->name || !c->image || !c->pod || !c->pod_namespace ||
+	    ts_cginfo_render(c))
+		return -ENOMEM;
+	bench_id.exe_json_len = (size_t)snprintf(exe_json, sizeof(exe_json), ",\"exe\":\"%s\"", EXE);
+	bench_id.exe_json = exe_json;
+	bench_id.cg = c;
+	bench_id.start_wall_ns = 1795686000123456789ULL;
+	snprintf(bench_id.community_id, sizeof(bench_id.community_id), "%s",
+		 "1:wCb3OG7yAFWelaUydu0D+125CLM=");
+	return 0;
 }
 
 /* One record of each kind the encoder has a branch for. */
@@ -207,7 +244,26 @@ static int jsonc_encode(struct ts_enc *e, const void *data, uint64_t seq, uint64
 		add_u64(o, "tid", h->tid);
 		add_u64(o, "uid", h->uid);
 		add_str(o, "comm", h->comm, strnlen(h->comm, TS_COMM_LEN));
+		add_u64(o, "ppid", h->ppid);
+		if (e->id) {
+			const struct ts_cginfo *c = e->id->cg;
+			struct ts_tcache tc = { -1, "" };
+
+			ts_format_time_in(&tc, e->id->start_wall_ns, tbuf);
+			add_str(o, "process_start", tbuf, 30);
+			add_str(o, "exe", EXE, strlen(EXE));
+			add_str(o, "cgroup", c->path, strlen(c->path));
+			add_str(o, "container_id", c->container_id, strlen(c->container_id));
+			add_str(o, "container_runtime", c->runtime, strlen(c->runtime));
+			add_str(o, "container_name", c->name, strlen(c->name));
+			add_str(o, "image", c->image, strlen(c->image));
+			add_str(o, "pod", c->pod, strlen(c->pod));
+			add_str(o, "pod_namespace", c->pod_namespace, strlen(c->pod_namespace));
+			add_str(o, "pod_uid", c->pod_uid, strlen(c->pod_uid));
+		}
 	}
+	if (h->flags & TS_F_NETNS)
+		add_u64(o, "netns", h->netns);
 	s = h->family == TS_IPV4 ? "ipv4" : "ipv6";
 	add_str(o, "family", s, 4);
 	if (h->flags & TS_F_SADDR) {
@@ -216,6 +272,8 @@ static int jsonc_encode(struct ts_enc *e, const void *data, uint64_t seq, uint64
 	}
 	add_addr(o, "daddr", h->family, h->daddr);
 	add_u64(o, "dport", h->dport);
+	if (e->id && e->id->community_id[0] && h->type != TS_SEND && h->type != TS_RECV)
+		add_str(o, "community_id", e->id->community_id, strlen(e->id->community_id));
 	add_str(o, "probe", "tracepoint", 10);
 	switch (h->type) {
 	case TS_CLOSE:
@@ -510,6 +568,9 @@ int main(int argc, char **argv)
 		return 2;
 	n = make_recs(recs);
 	ts_enc_init(&e, HOST, AGENT);
+	if (make_ident())
+		return 1;
+	e.id = &bench_id;
 	for (int i = 0; i < n; i++)
 		if (check_same(&e, &recs[i], ts_now_ns(CLOCK_REALTIME)))
 			return 1;

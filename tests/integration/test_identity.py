@@ -10,6 +10,7 @@ import ipaddress
 import json
 import os
 import re
+import secrets
 import struct
 
 import containers
@@ -211,6 +212,24 @@ def test_container_started_after_the_filter():
     ts.wait_events(lambda e: e.get("container_id") == late.id, 4, what="the late container")
     ts.stop()
     assert {e.get("container_id") for e in ts.events} == {late.id}
+
+
+def test_container_filter_matches_a_cgroup_made_later():
+    """--container for a container that does not exist yet: the kernel's
+    cgroup_mkdir hook knows the runtimes' names (here CRI-O's cgroupfs
+    leaf, crio-<id> without .scope) and lets its cgroup in."""
+    hr = setup()
+    cid = secrets.token_hex(32)
+    other = Container(hr, "containerd", "cgroupfs")
+    ts = Tcpship("--host-root", hr, "-e", "connect,accept,close", "--container", cid[:12])
+    late = Container(hr, "cri-o", "cgroupfs", cid=cid)
+    other.fetch()
+    late.fetch()
+    ts.wait_events(lambda e: e.get("container_id") == cid and e["type"] == "close", 2,
+                   what="the late container's closes")
+    ts.stop()
+    assert {e.get("container_id") for e in ts.events} == {cid}
+    assert late.cgroup.endswith("/crio-" + cid)
 
 
 def test_filters_from_the_config_file():

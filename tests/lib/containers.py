@@ -66,11 +66,11 @@ class Container:
     runtime's files say, by event key: container_name, pod, pod_namespace,
     pod_uid, image)."""
 
-    def __init__(self, hostroot, runtime, driver, meta=True, args=None):
+    def __init__(self, hostroot, runtime, driver, meta=True, args=None, cid=None):
         require_runc()
         self.hostroot = hostroot
         self.runtime = runtime
-        self.id = secrets.token_hex(32)
+        self.id = cid or secrets.token_hex(32)
         self.pod_uid = str(uuid.uuid4())
         self.meta = {}
         self.netns = netns("tsct-" + secrets.token_hex(4))
@@ -102,7 +102,9 @@ class Container:
             return f"/docker/{self.id}" if driver == "cgroupfs" else \
                 f"/system.slice/docker-{self.id}.scope"
         if driver == "cgroupfs":
-            return f"/kubepods/besteffort/pod{self.pod_uid}/{self.id}"
+            # CRI-O names its cgroupfs leaf crio-<id>; containerd the bare id
+            leaf = self.id if runtime == "containerd" else "crio-" + self.id
+            return f"/kubepods/besteffort/pod{self.pod_uid}/{leaf}"
         prefix = "cri-containerd" if runtime == "containerd" else "crio"
         return (f"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{uid_}.slice/"
                 f"{prefix}-{self.id}.scope")

@@ -23,6 +23,7 @@
 #include "sink.h"
 #include "sink_open.h"
 #include "tcpship.h"
+#include "ident.h"
 #include "test.h"
 
 #define AGENT "0f8e2a3c-1d2b-4c5d-8e9f-0a1b2c3d4e5f"
@@ -218,6 +219,47 @@ TEST(http_format_loki_streams_sorted_labels)
 	json_object_put(root);
 	free(body);
 	ts_batch_put(b);
+}
+
+/* pod_namespace_label: a stream per (type, namespace); a record without a
+ * pod has no such label; only Loki takes the key. */
+TEST(http_format_loki_pod_namespace_label)
+{
+	static const struct hline h[] = {
+		{ TS_CONNECT, 1, T_NS, LINE("connect", 1) },
+		{ TS_CONNECT, 2, T_NS + 1, LINE("connect", 2) },
+		{ TS_CONNECT, 3, T_NS + 2, LINE("connect", 3) },
+	};
+	struct ts_cginfo shop = { 0 }, data = { 0 };
+	struct ts_batch *b = hbatch(h, 3);
+	char err[300], *body;
+
+	CHECK(b);
+	shop.pod_namespace = (char *)"shop";
+	data.pod_namespace = (char *)"da\"ta";
+	b->recs[0].cg = &shop;
+	b->recs[1].cg = &data;
+	body = body_of("{\"type\":\"http\",\"url\":\"http://127.0.0.1:3100\",\"format\":\"loki\","
+		       "\"pod_namespace_label\":true}", b, err, sizeof(err));
+	CHECKF(body, "%s", err);
+	CHECK(strstr(body, "{\"stream\":{\"host\":\"h1\",\"type\":\"connect\","
+		     "\"pod_namespace\":\"shop\"},\"values\":[[\"1795686129123456789\""));
+	CHECK(strstr(body, "\"pod_namespace\":\"da\\\"ta\"},\"values\":[[\"1795686129123456790\""));
+	CHECK(strstr(body, "{\"stream\":{\"host\":\"h1\",\"type\":\"connect\"},"
+		     "\"values\":[[\"1795686129123456791\""));
+	free(body);
+	/* not asked: one stream, no such label */
+	body = body_of("{\"type\":\"http\",\"url\":\"http://127.0.0.1:3100\",\"format\":\"loki\"}",
+		       b, err, sizeof(err));
+	CHECKF(body, "%s", err);
+	CHECK(!strstr(body, "pod_namespace"));
+	free(body);
+	/* only for loki */
+	body = body_of("{\"type\":\"http\",\"url\":\"http://127.0.0.1:3100\",\"format\":\"ndjson\","
+		       "\"pod_namespace_label\":true}", b, err, sizeof(err));
+	ts_batch_put(b);
+	CHECK(!body);
+	CHECKF(strstr(err, "pod_namespace_label: only for format loki"), "%s", err);
 }
 
 TEST(http_format_splunk_hec_envelopes)

@@ -21,6 +21,7 @@
 #include "syslog/conf.h"
 #include "syslog/message.h"
 #include "tcpship.h"
+#include "ident.h"
 #include "test.h"
 
 /* 2026-11-26T09:42:09.123456789Z (see test_encode.c for the arithmetic) */
@@ -286,6 +287,50 @@ TEST(syslog_sd_escaping_of_hostile_comm)
 		  "[tcpship@32473 pid=\"4242\" comm=\"\\\"\\\\\\]\xef\xbf\xbd\xef\xbf\xbd"
 		  "\xef\xbf\xbd\xc3\xa9" "abcdefg\" daddr=\"93.184.216.34\" dport=\"443\"] "
 		  "{\"type\":\"connect\",\"seq\":1}");
+}
+
+/* A container's task: its id, pod and namespace in the SD element, the
+ * owner's words escaped; left out where max_message has no room. */
+TEST(syslog_sd_container_pod_namespace)
+{
+	struct ts_cginfo cg = { 0 };
+	struct ts_sl_fmt f;
+	struct ts_rec r;
+	struct msg m;
+	char id[65], longpod[251];
+
+	memset(id, 'c', 64);
+	id[64] = 0;
+	cg.container_id = id;
+	cg.pod = (char *)"web]\"x\n";
+	cg.pod_namespace = (char *)"shop";
+	mk_fmt(&f, TS_SL_RFC5424);
+	mk_rec(&r, TS_CONNECT, TS_IPV4, TS_F_TASK | TS_F_SADDR);
+	r.cg = &cg;
+	FMT(&f, &r, LINE, strlen(LINE), &m);
+	CHECK_STR(m.buf, "<30>1 2026-11-26T09:42:09.123456Z h1 tcpship 777 connect "
+		  "[tcpship@32473 pid=\"4242\" comm=\"curl\" saddr=\"10.0.0.2\" sport=\"51234\" "
+		  "daddr=\"93.184.216.34\" dport=\"443\" container_id=\"" "cccccccccccccccc"
+		  "cccccccccccccccccccccccccccccccccccccccccccccccc\" pod=\"web\\]\\\"x\xef\xbf\xbd\" "
+		  "pod_namespace=\"shop\"] {\"type\":\"connect\",\"seq\":1}");
+	/* a host task (no container): nothing more than before */
+	cg.container_id = NULL;
+	cg.pod = cg.pod_namespace = NULL;
+	FMT(&f, &r, LINE, strlen(LINE), &m);
+	CHECK(!strstr(m.buf, "container_id=") && !strstr(m.buf, "pod="));
+	/* the smallest max_message RFC 5424 allows: the keys go, MSG stays */
+	memset(longpod, 'p', 250);
+	longpod[250] = 0;
+	cg.container_id = id;
+	cg.pod = longpod;
+	f.max_message = 480;
+	FMT(&f, &r, LINE, strlen(LINE), &m);
+	CHECK(!strstr(m.buf, "container_id="));
+	CHECK(strstr(m.buf, "{\"type\":\"connect\""));
+	/* room enough: they are there */
+	f.max_message = 2048;
+	FMT(&f, &r, LINE, strlen(LINE), &m);
+	CHECK(strstr(m.buf, " pod=\"pppp") && strstr(m.buf, "container_id="));
 }
 
 TEST(syslog_sd_escape_function)
