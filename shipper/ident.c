@@ -20,6 +20,7 @@
 #include "cmeta.h"
 #include "json.h"
 #include "put.h"
+#include "shape.h"
 #include "util.h"
 
 #define PROC_BUCKETS 16384
@@ -44,6 +45,8 @@ struct proc {
 	uint64_t dead_at;	/* CLOCK_MONOTONIC */
 	char *exe_json;		/* ,"exe":".."; NULL: unknown */
 	size_t exe_json_len;
+	char *json;		/* ,"process_start":"..": and exe_json; made at first use */
+	size_t json_len;
 };
 
 struct cg {
@@ -428,6 +431,8 @@ static void proc_set_exe(struct proc *p, const char *exe, size_t n, struct ts_id
 {
 	char *j;
 
+	free(p->json);		/* made again with the new exe */
+	p->json = NULL;
 	free(p->exe_json);
 	p->exe_json = NULL;
 	p->exe_json_len = 0;
@@ -451,7 +456,33 @@ static void proc_set_exe(struct proc *p, const char *exe, size_t n, struct ts_id
 static void proc_free(struct proc *p)
 {
 	free(p->exe_json);
+	free(p->json);
 	free(p);
+}
+
+/* The process's keys for the native shape, once: the start time is a fact
+ * of the process, so every event of it carries the same string. */
+static void proc_render(struct proc *p, uint64_t start_wall_ns)
+{
+	struct ts_tcache tc = { -1, "" };
+	char tbuf[32];
+	size_t n = 0;
+
+	p->json = malloc(49 + p->exe_json_len);
+	if (!p->json)
+		return;
+	if (start_wall_ns) {
+		ts_format_time_in(&tc, start_wall_ns, tbuf);
+		memcpy(p->json, ",\"process_start\":\"", 18);
+		memcpy(p->json + 18, tbuf, 30);
+		p->json[48] = '"';
+		n = 49;
+	}
+	if (p->exe_json) {
+		memcpy(p->json + n, p->exe_json, p->exe_json_len);
+		n += p->exe_json_len;
+	}
+	p->json_len = n;
 }
 
 /* The entry of pid, replaced when it is of an older process (pid reuse). */
@@ -462,8 +493,12 @@ static struct proc *proc_put(struct ts_ident_ctx *c, uint32_t pid, uint64_t star
 	size_t b = hash64(pid, PROC_BUCKETS);
 
 	if (p) {
-		p->start_ns = start_ns;
-		p->approx = approx;
+		/* another process now (pid reuse), or the same one seen again */
+		if (!same_start(c, p, start_ns) || p->approx != approx) {
+			proc_set_exe(p, NULL, 0, &c->st);
+			p->start_ns = start_ns;
+			p->approx = approx;
+		}
 		p->dead = false;
 		return p;
 	}
@@ -518,14 +553,12 @@ void ts_ident_proc(struct ts_ident_ctx *c, const struct ts_proc *r, size_t size)
 		parent = proc_find(c, r->parent_pid);
 		if (!(p = proc_put(c, h->pid, h->start_ns, false)))
 			return;
+		proc_set_exe(p, NULL, 0, &c->st);
 		if (parent && same_start(c, parent, r->parent_start) && parent->exe_json) {
-			free(p->exe_json);
 			p->exe_json = malloc(parent->exe_json_len);
 			p->exe_json_len = p->exe_json ? parent->exe_json_len : 0;
 			if (p->exe_json)
 				memcpy(p->exe_json, parent->exe_json, parent->exe_json_len);
-		} else {
-			proc_set_exe(p, NULL, 0, &c->st);
 		}
 		return;
 	case TS_PROC_EXIT:
@@ -608,7 +641,7 @@ void ts_ident_scan_procs(struct ts_ident_ctx *c)
 	closedir(d);
 }
 
-static const struct proc *proc_lookup(struct ts_ident_ctx *c, uint32_t pid, uint64_t start_ns)
+static struct proc *proc_lookup(struct ts_ident_ctx *c, uint32_t pid, uint64_t start_ns)
 {
 	struct proc *p = proc_find(c, pid);
 
@@ -650,7 +683,8 @@ static void community_id(struct ts_ident_ctx *c, const struct ts_hdr *h, char *o
 	struct cid_slot *s;
 	uint8_t proto = h->type == TS_DNS ? 17 : 6;
 	int fam = h->family == TS_IPV4 ? AF_INET : AF_INET6;
-	size_t alen = fam == AF_INET ? 4 : 16, h1;
+	size_t alen = fam == AF_INET ? 4 : 16;
+	uint64_t h1;
 
 	out[0] = 0;
 	if (!(h->flags & TS_F_SADDR) || !c->cid)
@@ -670,8 +704,13 @@ static void community_id(struct ts_ident_ctx *c, const struct ts_hdr *h, char *o
 		memcpy(key + 22, swap ? h->saddr : h->daddr, alen);
 	}
 	h1 = 0;
-	for (size_t i = 0; i < sizeof(key); i++)
-		h1 = h1 * 31 + key[i];
+	for (size_t i = 0; i < sizeof(key); i += 8) {
+		uint64_t w;
+
+		memcpy(&w, key + i, 8);
+		h1 = (h1 ^ w) * 0x9e3779b97f4a7c15ULL;
+	}
+	h1 ^= h1 >> 29;
 	s = &c->cid_cache[h1 & (CID_SLOTS - 1)];
 	if (s->s[0] && !memcmp(s->key, key, sizeof(key))) {
 		memcpy(out, s->s, TS_COMMUNITY_ID_LEN);
@@ -692,16 +731,18 @@ void ts_ident_lookup(struct ts_ident_ctx *c, const struct ts_hdr *h, int64_t boo
 	memset(out, 0, offsetof(struct ts_ident, community_id));
 	out->community_id[0] = 0;
 	if (h->flags & TS_F_TASK) {
-		const struct proc *p = proc_lookup(c, h->pid, h->start_ns);
+		struct proc *p = proc_lookup(c, h->pid, h->start_ns);
 
-		if (p && p->exe_json) {
-			out->exe_json = p->exe_json;
-			out->exe_json_len = p->exe_json_len;
-		} else {
-			c->st.exe_unknown++;
-		}
 		if (h->start_ns)
 			out->start_wall_ns = (uint64_t)((int64_t)h->start_ns + boot_to_wall_ns);
+		if (p && !p->json)
+			proc_render(p, out->start_wall_ns);
+		if (p && p->json) {
+			out->proc_json = p->json;
+			out->proc_json_len = p->json_len;
+		}
+		if (!p || !p->exe_json)
+			c->st.exe_unknown++;
 		if (h->cgroup_id)
 			out->cg = cg_lookup(c, h->cgroup_id);
 	}

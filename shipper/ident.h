@@ -51,8 +51,10 @@ void ts_cginfo_put(const struct ts_cginfo *c);
 
 /* One record's identity, as the encoders see it. Any part may be absent. */
 struct ts_ident {
-	const char *exe_json;		/* ,"exe":".." or NULL */
-	size_t exe_json_len;
+	/* ,"process_start":"..","exe":"..", pre-rendered once per process
+	 * (either part absent when unknown), or NULL */
+	const char *proc_json;
+	size_t proc_json_len;
 	const struct ts_cginfo *cg;	/* NULL: unknown (no reference taken) */
 	uint64_t start_wall_ns;		/* process start, wall clock; 0: unknown */
 	char community_id[TS_COMMUNITY_ID_LEN];	/* "" when not computed */

@@ -71,6 +71,25 @@ static void report_sinks(FILE *f, const struct ts_fanout *fan)
 	}
 }
 
+/* The identity caches: what they hold, and every key they could not give. */
+static void report_ident(FILE *f, const struct ts_reader *r, const uint64_t *cnt)
+{
+	struct ts_ident_stats st = {};
+
+	if (r->ident)
+		ts_ident_stats(r->ident, &st);
+	fprintf(f, " procs=%llu proc_records_lost=%llu proc_table_full=%llu exe_unknown=%llu "
+		   "cgroups=%llu cgroup_unknown=%llu cgroup_filter_full=%llu metadata_loaded=%llu "
+		   "metadata_missing=%llu metadata_errors=%llu metadata_dropped=%llu "
+		   "keys_too_long=%llu",
+		(unsigned long long)st.procs, (unsigned long long)cnt[TS_CNT_PROC_DROP],
+		(unsigned long long)st.proc_full, (unsigned long long)st.exe_unknown,
+		(unsigned long long)st.cgroups, (unsigned long long)st.cgroup_unknown,
+		(unsigned long long)cnt[TS_CNT_CGROUP_FULL], (unsigned long long)st.meta_loaded,
+		(unsigned long long)st.meta_missing, (unsigned long long)st.meta_errors,
+		(unsigned long long)st.meta_dropped, (unsigned long long)st.too_long);
+}
+
 static void report(FILE *f, const char *what, const struct ts_reader *r,
 		   const struct ts_probes *p, const struct ts_fanout *fan)
 {
@@ -96,6 +115,7 @@ static void report(FILE *f, const char *what, const struct ts_reader *r,
 		(unsigned long long)cnt[TS_CNT_SLOW_READ],
 		(unsigned long long)r->malformed, (unsigned long long)r->nomem,
 		(unsigned long long)cnt[TS_CNT_FLOW_FULL]);
+	report_ident(f, r, cnt);
 	report_sinks(f, fan);
 	fputc('\n', f);
 	fflush(f);

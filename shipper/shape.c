@@ -62,7 +62,6 @@ void ts_enc_init(struct ts_enc *e, const char *host, const char *agent_id)
 	e->host[e->host_len] = 0;
 	snprintf(e->agent_id, sizeof(e->agent_id), "%s", agent_id);
 	e->tc.sec = -1;
-	e->tc_start.sec = -1;
 }
 
 static inline char *put_2(char *p, unsigned v)

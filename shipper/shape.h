@@ -25,9 +25,8 @@ struct ts_enc {
 	char host[64 * 6 + 1];	/* already JSON-escaped */
 	size_t host_len;
 	char agent_id[40];
-	/* the "YYYY-MM-DDTHH:MM:SS" of the last second seen: of event times,
-	 * and of process start times */
-	struct ts_tcache { int64_t sec; char prefix[24]; } tc, tc_start;
+	/* the "YYYY-MM-DDTHH:MM:SS" of the last second seen */
+	struct ts_tcache { int64_t sec; char prefix[24]; } tc;
 	/* the identity of the record being encoded (ident.h), set by the
 	 * caller before each record; NULL: no identity keys */
 	const struct ts_ident *id;

@@ -49,24 +49,17 @@ static char *put_addr(char *p, unsigned family, const uint8_t *a)
 	return p + strlen(p);
 }
 
-/* ppid, process_start, exe, then the cgroup's keys (pre-rendered) */
+/* ppid, then process_start and exe, and the cgroup's keys (both pre-rendered) */
 static char *put_who(char *p, struct ts_enc *e, const struct ts_hdr *h)
 {
 	const struct ts_ident *id = e->id;
-	char tbuf[32];
 
 	p = TS_PUTS(p, ",\"ppid\":");
 	p = ts_put_u64(p, h->ppid);
 	if (!id)
 		return p;
-	if (id->start_wall_ns) {
-		ts_format_time_in(&e->tc_start, id->start_wall_ns, tbuf);
-		p = TS_PUTS(p, ",\"process_start\":\"");
-		p = ts_put(p, tbuf, 30);
-		*p++ = '"';
-	}
-	if (id->exe_json)
-		p = ts_put(p, id->exe_json, id->exe_json_len);
+	if (id->proc_json)
+		p = ts_put(p, id->proc_json, id->proc_json_len);
 	if (id->cg)
 		p = ts_put(p, id->cg->json, id->cg->json_len);
 	return p;

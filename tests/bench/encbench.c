@@ -107,8 +107,10 @@ static struct ts_ident bench_id;
 
 static int make_ident(void)
 {
-	static char exe_json[64];
+	static char proc_json[128];
 	struct ts_cginfo *c = &bench_cg;
+	struct ts_tcache tc = { -1, "" };
+	char tbuf[32];
 
 	c->path = strdup("/kubepods/besteffort/pod0b3f5a7e-1c2d-4e5f-8a9b-0c1d2e3f4a5b/"
 			 "4b825dc642cb6eb9a060e54bf8d69288fbee4904aaaaaaaaaaaaaaaaaaaaaaaa");
@@ -123,10 +125,12 @@ static int make_ident(void)
 	if (!c->path || !c->name || !c->image || !c->pod || !c->pod_namespace ||
 	    ts_cginfo_render(c))
 		return -ENOMEM;
-	bench_id.exe_json_len = (size_t)snprintf(exe_json, sizeof(exe_json), ",\"exe\":\"%s\"", EXE);
-	bench_id.exe_json = exe_json;
-	bench_id.cg = c;
 	bench_id.start_wall_ns = 1795686000123456789ULL;
+	ts_format_time_in(&tc, bench_id.start_wall_ns, tbuf);
+	bench_id.proc_json_len = (size_t)snprintf(proc_json, sizeof(proc_json),
+						  ",\"process_start\":\"%s\",\"exe\":\"%s\"", tbuf, EXE);
+	bench_id.proc_json = proc_json;
+	bench_id.cg = c;
 	snprintf(bench_id.community_id, sizeof(bench_id.community_id), "%s",
 		 "1:wCb3OG7yAFWelaUydu0D+125CLM=");
 	return 0;
