@@ -258,23 +258,95 @@ void ts_conf_free(const struct ts_opt *t, void *conf)
 
 /* ---- outputs ---- */
 
-/* "queue": { "max_events": N, "when_full": "block" | "drop" } of an output */
+/* "queue": { "type": "memory" | "disk", "max_events": N (memory),
+ * "path": DIR, "max_size": SIZE, "sync": ..., "sync_interval": DUR (disk),
+ * "when_full": "block" | "drop" } of an output */
 struct queue_conf {
+	int type;
 	uint64_t max_events;
 	int when_full;		/* -1: not given */
+	char *path;
+	uint64_t max_size;
+	int sync;
+	uint64_t sync_interval_ns;
 };
 
+static const char *const queue_type_names[] = { "memory", "disk", NULL };
 static const char *const when_full_names[] = { "block", "drop", NULL };
+static const char *const sync_names[] = { "interval", "batch", "none", NULL };
 
 static const struct ts_opt queue_keys[] = {
+	{ .name = "type", .type = TS_OPT_ENUM, .off = offsetof(struct queue_conf, type),
+	  .choices = queue_type_names },
 	{ .name = "max_events", .type = TS_OPT_UINT, .off = offsetof(struct queue_conf, max_events),
 	  .min = 1, .max = 100000000 },
 	{ .name = "when_full", .type = TS_OPT_ENUM, .off = offsetof(struct queue_conf, when_full),
 	  .choices = when_full_names },
+	{ .name = "path", .type = TS_OPT_STRING, .off = offsetof(struct queue_conf, path) },
+	{ .name = "max_size", .type = TS_OPT_SIZE, .off = offsetof(struct queue_conf, max_size),
+	  .min = 256 * 1024, .max = 1ULL << 50 },
+	{ .name = "sync", .type = TS_OPT_ENUM, .off = offsetof(struct queue_conf, sync),
+	  .choices = sync_names },
+	{ .name = "sync_interval", .type = TS_OPT_DURATION,
+	  .off = offsetof(struct queue_conf, sync_interval_ns), .min = 1000000,
+	  .max = 3600ULL * 1000000000ULL },
 	{ .name = NULL },
 };
 
 static const struct ts_opt queue_opt = { .name = "queue", .type = TS_OPT_OBJECT, .sub = queue_keys };
+
+/* "queue" of one output entry into q */
+static int set_queue(struct json_object *v, const char *path, struct ts_queue_opts *q,
+		     char *err, size_t errlen)
+{
+	struct queue_conf qc = { .max_events = q->max_events, .when_full = -1 };
+	bool disk_keys;
+	int rc = set_one(&queue_opt, &qc, v, path, err, errlen);
+
+	disk_keys = qc.path || qc.max_size || qc.sync || qc.sync_interval_ns;
+	if (!rc && qc.type == TS_QUEUE_MEMORY && disk_keys)
+		rc = ts_errf(err, errlen, "%s: path, max_size, sync and sync_interval are for "
+			 "\"type\": \"disk\" queues", path);
+	if (!rc && qc.path && (!qc.path[0] || strlen(qc.path) >= sizeof(q->path)))
+		rc = ts_errf(err, errlen, "%s.path: must be a directory's path of at most %zu "
+			 "bytes", path, sizeof(q->path) - 1);
+	if (!rc) {
+		q->type = (enum ts_queue_type)qc.type;
+		q->max_events = qc.max_events;
+		if (qc.when_full >= 0)
+			q->when_full = qc.when_full ? TS_FULL_DROP : TS_FULL_BLOCK;
+		if (qc.path)
+			snprintf(q->path, sizeof(q->path), "%s", qc.path);
+		q->max_size = qc.max_size;
+		q->sync = qc.sync;
+		q->sync_interval_ns = qc.sync_interval_ns;
+	}
+	ts_conf_free(queue_keys, &qc);
+	return rc;
+}
+
+/* "name": the output's, in messages, counters and its queue's folder */
+static int set_name(struct json_object *v, const char *path, struct ts_queue_opts *q,
+		    char *err, size_t errlen)
+{
+	const char *n = json_object_get_string(v);
+	size_t len;
+
+	if (json_object_get_type(v) != json_type_string)
+		return ts_errf(err, errlen, "%s: must be a string, not %s", path,
+			   ts_json_type_word(v));
+	len = strlen(n);
+	if (!len || len >= sizeof(q->name) || !strcmp(n, ".") || !strcmp(n, ".."))
+		return ts_errf(err, errlen, "%s: must be 1 to %zu characters", path,
+			   sizeof(q->name) - 1);
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_'))
+			return ts_errf(err, errlen, "%s: '%s': only letters, digits, '.', '-' and "
+				   "'_' (it names a folder)", path, n);
+	snprintf(q->name, sizeof(q->name), "%s", n);
+	return 0;
+}
 
 int ts_output_conf(const struct ts_output_req *req, const struct ts_output_ops **opsp,
 		   void **confp, struct ts_queue_opts *q, char *err, size_t errlen)
@@ -316,14 +388,15 @@ int ts_output_conf(const struct ts_output_req *req, const struct ts_output_ops *
 			if (!strcmp(key, "type"))
 				continue;
 			if (!strcmp(key, "queue")) {
-				struct queue_conf qc = { q->max_events, -1 };
-
-				rc = set_one(&queue_opt, &qc, v, path, err, errlen);
+				rc = set_queue(v, path, q, err, errlen);
 				if (rc)
 					break;
-				q->max_events = qc.max_events;
-				if (qc.when_full >= 0)
-					q->when_full = qc.when_full ? TS_FULL_DROP : TS_FULL_BLOCK;
+				continue;
+			}
+			if (!strcmp(key, "name")) {
+				rc = set_name(v, path, q, err, errlen);
+				if (rc)
+					break;
 				continue;
 			}
 			static const struct ts_opt none[1] = { { .name = NULL } };
@@ -337,7 +410,7 @@ int ts_output_conf(const struct ts_output_req *req, const struct ts_output_ops *
 
 				known_keys(ops->opts ? ops->opts : none, keys, sizeof(keys));
 				rc = ts_errf(err, errlen, "%s: unknown key (known for %s outputs: "
-					 "type, queue%s%s)", path, ops->type, *keys ? ", " : "", keys);
+					 "type, name, queue%s%s)", path, ops->type, *keys ? ", " : "", keys);
 				break;
 			}
 			rc = set_one(o, conf, v, path, err, errlen);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-#include "fanout.h"
+#include "fanout_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -9,29 +9,20 @@
 #include <time.h>
 
 #include "conf.h"
+#include "dqueue.h"
 #include "shape.h"
 #include "util.h"
-
-#define MAX_SINKS 32
-
-#define MAX_WORKERS 16
-
-struct node {
-	struct node *next;
-	struct ts_batch *b;
-	uint32_t used;			/* records already taken into a unit */
-};
 
 /* The core's side of the sink interface, per worker thread: which worker
  * this is, what the sink dropped for good during a write, and how long the
  * receiver asked us to wait (HTTP Retry-After). */
-static __thread int tl_worker;
+__thread int ts_fo_worker;
 static __thread uint32_t tl_dropped, tl_delivered;
 static __thread uint64_t tl_retry_after_ns;
 
 int ts_out_worker(void)
 {
-	return tl_worker;
+	return ts_fo_worker;
 }
 
 void ts_out_dropped(uint32_t n)
@@ -49,39 +40,6 @@ void ts_out_retry_after(uint64_t ns)
 	if (ns > tl_retry_after_ns)
 		tl_retry_after_ns = ns;
 }
-
-struct sink {
-	struct ts_output out;
-	void *conf;			/* the sink's parsed options, freed last */
-	char extra_final[512];		/* its own counters, taken before close */
-	bool sink_closed;		/* close() called: counters() no longer */
-	struct ts_queue_opts q;
-	bool drop_when_full;
-
-	pthread_mutex_t mu;
-	pthread_cond_t cv_work;		/* a batch arrived, or closing */
-	pthread_cond_t cv_space;	/* room freed, or the sink died */
-	struct node *head, *tail;
-	uint64_t queued;		/* events in the queue */
-	uint64_t inflight;		/* events taken by workers, not yet accounted */
-	bool closing, started, finished;
-	bool reopen;
-	/* stop gave up on a stuck worker and counted what it held: when that
-	 * write returns, it must count nothing more */
-	bool abandoned;
-	unsigned n_workers, running;
-	pthread_t threads[MAX_WORKERS];
-	uint64_t deadline_ns;
-
-	_Atomic bool dead;
-	_Atomic uint64_t events_out, dropped_full, dropped_error, dropped_exit, retries;
-};
-
-struct ts_fanout {
-	struct ts_run run;
-	struct sink *sinks[MAX_SINKS];
-	int n;
-};
 
 struct ts_fanout *ts_fanout_new(const struct ts_run *run)
 {
@@ -131,6 +89,17 @@ int ts_fanout_add(struct ts_fanout *f, const struct ts_output_ops *ops, void *co
 		free(s);
 		goto fail;
 	}
+	if (q->name[0])
+		snprintf(s->out.name, sizeof(s->out.name), "%s", q->name);
+	if (q->type == TS_QUEUE_DISK) {
+		rc = ts_fo_open_disk(f, s, err, errlen);
+		if (rc) {
+			if (ops->close)
+				ops->close(&s->out);
+			free(s);
+			goto fail;
+		}
+	}
 	s->n_workers = s->out.workers < 1 ? 1 : s->out.workers > MAX_WORKERS ? MAX_WORKERS
 										: s->out.workers;
 	pthread_mutex_init(&s->mu, NULL);
@@ -147,7 +116,7 @@ fail:
 	return rc;
 }
 
-static void abstime(struct timespec *ts, uint64_t mono_ns)
+void ts_fo_abstime(struct timespec *ts, uint64_t mono_ns)
 {
 	ts->tv_sec = (time_t)(mono_ns / 1000000000ULL);
 	ts->tv_nsec = (long)(mono_ns % 1000000000ULL);
@@ -178,7 +147,7 @@ static bool wait_retry(struct sink *s, uint64_t t)
 	pthread_mutex_lock(&s->mu);
 	if (s->closing && s->deadline_ns && t > s->deadline_ns)
 		t = s->deadline_ns;
-	abstime(&ts, t);
+	ts_fo_abstime(&ts, t);
 	while (ts_now_ns(CLOCK_MONOTONIC) < t)
 		if (pthread_cond_timedwait(&s->cv_work, &s->mu, &ts) == ETIMEDOUT)
 			break;
@@ -187,7 +156,7 @@ static bool wait_retry(struct sink *s, uint64_t t)
 	return late;
 }
 
-static void sink_dead(struct sink *s)
+void ts_fo_sink_dead(struct sink *s)
 {
 	atomic_store(&s->dead, true);
 	pthread_mutex_lock(&s->mu);
@@ -223,24 +192,28 @@ static bool past_deadline(struct sink *s)
  * write, that some events went for good (ts_out_delivered: part of a bulk
  * request accepted) or were rejected for good (ts_out_dropped); whatever
  * result follows applies to the rest. */
-static void deliver(struct sink *s, struct ts_batch *b)
+bool ts_fo_deliver(struct sink *s, struct ts_batch *b)
 {
 	uint32_t dropped = 0, delivered = 0, rest;
 	unsigned attempt = 0;
 
 	if (atomic_load(&s->dead)) {
 		account(s, &s->dropped_error, b->n);
-		return;
+		return true;
 	}
 	for (;;) {
 		enum ts_out_result r;
 		uint64_t wait;
 
 		if (past_deadline(s)) {
-			/* never write after the deadline: stop is counting on it */
+			/* never write after the deadline: stop is counting on it.
+			 * A disk queue keeps the rest for the next run (the part
+			 * delivered goes again: at least once). */
 			account(s, &s->events_out, delivered);
+			if (s->dq)
+				return false;
 			account(s, &s->dropped_exit, b->n - dropped - delivered);
-			return;
+			return true;
 		}
 		tl_dropped = tl_delivered = 0;
 		tl_retry_after_ns = 0;
@@ -256,14 +229,14 @@ static void deliver(struct sink *s, struct ts_batch *b)
 		switch (r) {
 		case TS_OUT_OK:
 			account(s, &s->events_out, delivered + rest);
-			return;
+			return true;
 		case TS_OUT_DROP:
 		case TS_OUT_FATAL:
 			account(s, &s->events_out, delivered);
 			account(s, &s->dropped_error, rest);
 			if (r == TS_OUT_FATAL)
-				sink_dead(s);
-			return;
+				ts_fo_sink_dead(s);
+			return true;
 		case TS_OUT_RETRY:
 			atomic_fetch_add(&s->retries, 1);
 			wait = backoff_ns(s, attempt++);
@@ -297,6 +270,9 @@ static bool take(struct sink *s, struct ts_batch *unit)
 
 			*r = b->recs[i];
 			r->off = (uint32_t)(unit->len + (b->recs[i].off - off));
+			/* the unit outlives b: it holds what its records point at */
+			if (r->cg && ts_batch_hold(unit, r->cg))
+				r->cg = NULL;
 		}
 		unit->len += bytes;
 		nd->used = k;
@@ -316,8 +292,6 @@ static bool take(struct sink *s, struct ts_batch *unit)
 	pthread_cond_signal(&s->cv_space);
 	return split || unit->n >= bt->max_events || unit->len >= bt->max_bytes;
 }
-
-enum wait_result { W_QUEUE, W_REOPEN, W_IDLE, W_TIMEOUT, W_END };
 
 /* With mu held: wait for a batch, a reopen, the idle-flush time (when
  * something is pending) or `until` (a unit being filled), or the close. */
@@ -353,7 +327,7 @@ static enum wait_result wait_work(struct sink *s, bool pending, uint64_t until)
 		if (until || pending) {
 			uint64_t t = until ? until : ts_now_ns(CLOCK_MONOTONIC) + s->q.idle_flush_ns;
 
-			abstime(&ts, t);
+			ts_fo_abstime(&ts, t);
 			if (pthread_cond_timedwait(&s->cv_work, &s->mu, &ts) == ETIMEDOUT &&
 			    !s->head && !s->reopen)
 				return until ? W_TIMEOUT : W_IDLE;
@@ -363,18 +337,13 @@ static enum wait_result wait_work(struct sink *s, bool pending, uint64_t until)
 	}
 }
 
-struct wctx {
-	struct sink *s;
-	int index;
-};
-
 static void *worker(void *arg)
 {
 	struct wctx *w = arg;
 	struct sink *s = w->s;
-	bool batching = s->out.batching.max_events > 0, pending = false, last;
+	bool batching = s->out.batching.max_events > 0, pending = false;
 
-	tl_worker = w->index;
+	ts_fo_worker = w->index;
 	free(w);
 	for (;;) {
 		struct ts_batch *unit = NULL;
@@ -413,20 +382,14 @@ static void *worker(void *arg)
 				break;
 		}
 		if (r == W_REOPEN && !unit) {
-			s->reopen = false;
-			pthread_mutex_unlock(&s->mu);
-			if (pending && s->out.ops->flush)
-				s->out.ops->flush(&s->out);
-			pending = false;
-			if (s->out.ops->reopen)
-				s->out.ops->reopen(&s->out);
+			ts_fo_reopen(s, &pending);	/* unlocks mu */
 			continue;
 		}
 		pthread_mutex_unlock(&s->mu);
 		if (unit) {
 			uint32_t n = unit->n;
 
-			deliver(s, unit);
+			ts_fo_deliver(s, unit);
 			ts_batch_put(unit);
 			pending = true;
 			pthread_mutex_lock(&s->mu);
@@ -435,19 +398,47 @@ static void *worker(void *arg)
 			pthread_mutex_unlock(&s->mu);
 			continue;
 		}
-		if ((r == W_IDLE || r == W_END) && pending && s->out.ops->flush &&
-		    !atomic_load(&s->dead) && s->out.ops->flush(&s->out) == TS_OUT_FATAL)
-			sink_dead(s);
+		if (r == W_IDLE || r == W_END)
+			ts_fo_flush(s, pending);
 		pending = false;
 		if (r == W_END)
 			break;
 	}
-	/* the last worker out closes the sink */
+	ts_fo_worker_exit(s);
+	return NULL;
+}
+
+/* SIGHUP on the worker: flush what is pending to the old target, reopen.
+ * Called with mu held; returns with it released. */
+void ts_fo_reopen(struct sink *s, bool *pending)
+{
+	s->reopen = false;
+	pthread_mutex_unlock(&s->mu);
+	if (*pending && s->out.ops->flush)
+		s->out.ops->flush(&s->out);
+	*pending = false;
+	if (s->out.ops->reopen)
+		s->out.ops->reopen(&s->out);
+}
+
+/* The queue went idle (or is closing): push out what the sink buffers. */
+void ts_fo_flush(struct sink *s, bool pending)
+{
+	if (pending && s->out.ops->flush && !atomic_load(&s->dead) &&
+	    s->out.ops->flush(&s->out) == TS_OUT_FATAL)
+		ts_fo_sink_dead(s);
+}
+
+/* The last worker out closes the sink. */
+void ts_fo_worker_exit(struct sink *s)
+{
+	bool last;
+
 	pthread_mutex_lock(&s->mu);
 	last = --s->running == 0;
 	pthread_mutex_unlock(&s->mu);
 	if (!last)
-		return NULL;
+		return;
 	if (s->out.ops->counters)
 		s->out.ops->counters(&s->out, s->extra_final, sizeof(s->extra_final));
 	pthread_mutex_lock(&s->mu);
@@ -459,7 +450,6 @@ static void *worker(void *arg)
 	s->finished = true;
 	pthread_cond_broadcast(&s->cv_space);
 	pthread_mutex_unlock(&s->mu);
-	return NULL;
 }
 
 int ts_fanout_start(struct ts_fanout *f)
@@ -476,7 +466,7 @@ int ts_fanout_start(struct ts_fanout *f)
 				return -ENOMEM;
 			w->s = s;
 			w->index = (int)k;
-			err = pthread_create(&s->threads[k], NULL, worker, w);
+			err = pthread_create(&s->threads[k], NULL, s->dq ? ts_fo_dworker : worker, w);
 			if (err) {
 				free(w);
 				return -err;
@@ -493,6 +483,10 @@ static void enqueue(struct sink *s, struct ts_batch *b)
 
 	if (atomic_load(&s->dead)) {
 		atomic_fetch_add(&s->dropped_error, b->n);
+		return;
+	}
+	if (s->dq) {
+		ts_fo_enqueue_disk(s, b);
 		return;
 	}
 	pthread_mutex_lock(&s->mu);
@@ -538,9 +532,11 @@ uint32_t ts_fanout_shapes(const struct ts_fanout *f)
 
 void ts_fanout_publish(struct ts_fanout *f, unsigned shape, struct ts_batch *b)
 {
-	if (b->n)
+	/* disk queues first: an event any output has seen is on disk, so a
+	 * crash after it cannot lose it for the disk-queued ones */
+	for (int pass = 0; pass < 2 && b->n; pass++)
 		for (int i = 0; i < f->n; i++)
-			if (f->sinks[i]->q.shape == shape)
+			if (f->sinks[i]->q.shape == shape && (f->sinks[i]->dq == NULL) == pass)
 				enqueue(f->sinks[i], b);
 	ts_batch_put(b);
 }
@@ -584,7 +580,7 @@ void ts_fanout_stop(struct ts_fanout *f, uint64_t deadline_ns)
 			continue;
 		/* workers count what they hold once the deadline passes; give
 		 * them a moment to, before taking it as stuck in a write */
-		abstime(&ts, deadline_ns + 500 * 1000000ULL);
+		ts_fo_abstime(&ts, deadline_ns + 500 * 1000000ULL);
 		pthread_mutex_lock(&s->mu);
 		while (!s->finished)
 			if (pthread_cond_timedwait(&s->cv_space, &s->mu, &ts) == ETIMEDOUT)
@@ -598,7 +594,8 @@ void ts_fanout_stop(struct ts_fanout *f, uint64_t deadline_ns)
 		}
 		/* A sink stuck in a write past the deadline: what it still
 		 * holds is lost, and said so. The threads are left behind. */
-		atomic_fetch_add(&s->dropped_exit, s->queued + s->inflight);
+		if (!s->dq)	/* a disk queue still has them, for the next run */
+			atomic_fetch_add(&s->dropped_exit, s->queued + s->inflight);
 		s->queued = s->inflight = 0;
 		s->abandoned = true;
 		pthread_mutex_unlock(&s->mu);
@@ -630,6 +627,12 @@ void ts_fanout_stats(const struct ts_fanout *f, int i, struct ts_sink_stats *st)
 	st->dropped_exit = atomic_load(&s->dropped_exit);
 	st->retries = atomic_load(&s->retries);
 	st->dead = atomic_load(&s->dead);
+	st->dropped_disk = atomic_load(&s->dropped_disk);
+	if (s->dq) {
+		st->disk = true;
+		ts_dq_stats(s->dq, &st->dq);
+		st->queued = st->dq.records;
+	}
 }
 
 void ts_fanout_free(struct ts_fanout *f)
@@ -643,6 +646,7 @@ void ts_fanout_free(struct ts_fanout *f)
 			continue;
 		if (!s->finished && s->out.ops->close)	/* opened, never run */
 			s->out.ops->close(&s->out);
+		ts_dq_close(s->dq);
 		ts_conf_free(s->out.ops->opts, s->conf);
 		free(s->conf);
 		while (s->head) {

@@ -11,7 +11,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dqueue.h"
 #include "sink.h"
+
+#define TS_QUEUE_DIR "/var/lib/tcpship/queue"
 
 enum ts_when_full {
 	TS_FULL_DEFAULT = 0,	/* the sink's own default */
@@ -19,8 +22,21 @@ enum ts_when_full {
 	TS_FULL_DROP,		/* drop the new events, counted */
 };
 
+enum ts_queue_type {
+	TS_QUEUE_MEMORY = 0,		/* lost with the process */
+	TS_QUEUE_DISK,			/* dqueue.h: kept until delivered */
+};
+
 struct ts_queue_opts {
-	uint64_t max_events;		/* 0: default (65536) */
+	enum ts_queue_type type;
+	uint64_t max_events;		/* memory: 0: default (65536) */
+	/* disk: */
+	char path[1024];		/* "": base_dir/<output name> */
+	const char *base_dir;		/* NULL: TS_QUEUE_DIR */
+	uint64_t max_size;		/* 0: default (256 MiB) */
+	int sync;			/* enum ts_dq_sync */
+	uint64_t sync_interval_ns;	/* 0: 1 s */
+	char name[64];			/* the output's "name", or "" */
 	enum ts_when_full when_full;
 	uint64_t idle_flush_ns;		/* 0: default (200 ms) */
 	uint64_t retry_base_ns;		/* 0: default (100 ms) */
@@ -36,6 +52,9 @@ struct ts_sink_stats {
 	uint64_t dropped_error;		/* rejected by the sink (permanent error) */
 	uint64_t dropped_exit;		/* still undelivered at the exit deadline */
 	uint64_t retries;		/* write attempts that were retried */
+	uint64_t dropped_disk;		/* the disk queue could not take them */
+	bool disk;			/* a disk queue: dq holds its counters */
+	struct ts_dq_stats dq;
 	char extra[512];		/* the sink's own counters */
 	bool dead;
 };

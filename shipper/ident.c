@@ -130,6 +130,28 @@ void ts_cginfo_put(const struct ts_cginfo *cc)
 	free(c);
 }
 
+/* What a replayed record needs of its cgroup (sink.h): the keys the sinks'
+ * formatters read, without a path or a cache entry behind them. */
+struct ts_cginfo *ts_cginfo_new_keys(const char *container_id, const char *pod,
+				     const char *pod_namespace)
+{
+	struct ts_cginfo *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	atomic_init(&c->refs, 1);
+	if (container_id) {
+		snprintf(c->cp.container_id, sizeof(c->cp.container_id), "%s", container_id);
+		c->container_id = c->cp.container_id;
+	}
+	if ((pod && !(c->pod = strdup(pod))) ||
+	    (pod_namespace && !(c->pod_namespace = strdup(pod_namespace)))) {
+		ts_cginfo_put(c);
+		return NULL;
+	}
+	return c;
+}
+
 static char *put_key(char *p, const char *key, const char *v)
 {
 	if (!v)

@@ -48,6 +48,10 @@ struct ts_cginfo {
 
 void ts_cginfo_get(const struct ts_cginfo *c);
 void ts_cginfo_put(const struct ts_cginfo *c);
+/* a cginfo holding only the keys sinks read (a replayed record's); any may
+ * be NULL; one reference */
+struct ts_cginfo *ts_cginfo_new_keys(const char *container_id, const char *pod,
+				     const char *pod_namespace);
 
 /* One record's identity, as the encoders see it. Any part may be absent. */
 struct ts_ident {

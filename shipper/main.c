@@ -63,11 +63,21 @@ static void report_sinks(FILE *f, const struct ts_fanout *fan)
 
 		ts_fanout_stats(fan, i, &s);
 		fprintf(f, " | %s: out=%llu queued=%llu dropped_full=%llu dropped_error=%llu "
-			   "dropped_exit=%llu retries=%llu%s%s%s",
+			   "dropped_exit=%llu retries=%llu",
 			s.name, (unsigned long long)s.events_out, (unsigned long long)s.queued,
 			(unsigned long long)s.dropped_full, (unsigned long long)s.dropped_error,
-			(unsigned long long)s.dropped_exit, (unsigned long long)s.retries,
-			*s.extra ? " " : "", s.extra, s.dead ? " (closed)" : "");
+			(unsigned long long)s.dropped_exit, (unsigned long long)s.retries);
+		if (s.disk)
+			fprintf(f, " dropped_disk=%llu disk_bytes=%llu disk_records=%llu "
+				   "disk_segments=%llu replayed=%llu corrupt=%llu corrupt_bytes=%llu "
+				   "disk_write_errors=%llu position_lost=%llu",
+				(unsigned long long)s.dropped_disk, (unsigned long long)s.dq.bytes,
+				(unsigned long long)s.dq.records, (unsigned long long)s.dq.segments,
+				(unsigned long long)s.dq.replayed, (unsigned long long)s.dq.corrupt,
+				(unsigned long long)s.dq.corrupt_bytes,
+				(unsigned long long)s.dq.write_errors,
+				(unsigned long long)s.dq.position_lost);
+		fprintf(f, "%s%s%s", *s.extra ? " " : "", s.extra, s.dead ? " (closed)" : "");
 	}
 }
 
@@ -213,6 +223,7 @@ static int open_outputs(struct ts_options *o, struct ts_fanout *fan)
 	for (int i = 0; i < o->n_outputs; i++) {
 		const struct ts_output_ops *ops;
 		struct ts_queue_opts q = { .max_events = o->queue_events,
+					   .base_dir = o->queue_dir,
 					   .shape = o->format == TS_FMT_TEXT ? TS_SHAPE_TEXT
 									     : TS_SHAPE_NATIVE };
 		void *conf;
@@ -227,6 +238,8 @@ static int open_outputs(struct ts_options *o, struct ts_fanout *fan)
 			return rc == -EINVAL ? EXIT_USAGE : 1;
 		}
 	}
+	/* the queues of outputs that are gone from the config: kept, and said */
+	ts_dq_report_orphans(o->queue_dir ? o->queue_dir : TS_QUEUE_DIR, stderr);
 	return 0;
 }
 

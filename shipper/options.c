@@ -7,6 +7,8 @@
  */
 #include "options.h"
 
+#include "fanout.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -115,6 +117,9 @@ static const struct optdef defs[] = {
 	  OFF(queue_events_set), 1, 100000000, .noun = "count",
 	  .help = "events each output may hold queued (default 65536);\n"
 		  "when full, file and stdout wait, network outputs drop" },
+	{ "queue-dir", 0, "queue.dir", "DIR", K_PATH, 0, OFF(queue_dir),
+	  .help = "where disk queues live, a folder per output\n"
+		  "(default " TS_QUEUE_DIR ")" },
 	{ "format", 'f', "format", "FMT", K_CHOICE, 0, OFF(format), .choices = format_names,
 	  .help = "json (default) or text (a table for people)" },
 

@@ -63,6 +63,7 @@ struct ts_options {
 	uint64_t wakeup_bytes;		/* 0: wake the reader per record */
 	bool wakeup_set;		/* given on the command line */
 	uint64_t queue_events;		/* per-output queue bound */
+	const char *queue_dir;		/* --queue-dir: disk queues' base */
 	struct ts_output_req outputs[TS_MAX_OUTPUTS];
 	int n_outputs;
 	uint64_t queue_events_set;	/* --queue-events given: overrides every output */

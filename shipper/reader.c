@@ -59,6 +59,7 @@ void ts_rec_fields(struct ts_rec *rec, const struct ts_hdr *h)
 	memcpy(rec->saddr, h->saddr, sizeof(rec->saddr));
 	memcpy(rec->daddr, h->daddr, sizeof(rec->daddr));
 	rec->cg = NULL;
+	rec->agent_id = NULL;
 }
 
 /* One shape's line of the record into its batch; false if it was not. */

@@ -45,6 +45,14 @@ const char *ts_type_name(unsigned type)
 	return type < TS_TYPE_MAX ? type_names[type] : NULL;
 }
 
+const char *ts_type_intern(const char *name, size_t len)
+{
+	for (unsigned t = 1; t < TS_TYPE_MAX; t++)
+		if (strlen(type_names[t]) == len && !memcmp(name, type_names[t], len))
+			return type_names[t];
+	return "unknown";
+}
+
 unsigned ts_type_from_name(const char *name)
 {
 	for (unsigned t = 1; t < TS_TYPE_MAX; t++)

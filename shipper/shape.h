@@ -73,6 +73,9 @@ void ts_format_time(struct ts_enc *e, uint64_t time_ns, char out[32]);
 void ts_format_time_in(struct ts_tcache *tc, uint64_t time_ns, char out[32]);
 
 const char *ts_type_name(unsigned type);
+/* the static name of a type given as bytes (a replayed record's); "unknown"
+ * for a name this build does not have */
+const char *ts_type_intern(const char *name, size_t len);
 /* "connect" -> TS_CONNECT, 0 if unknown */
 unsigned ts_type_from_name(const char *name);
 

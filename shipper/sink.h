@@ -49,6 +49,9 @@ struct ts_rec {
 	/* the task's cgroup and container (ident.h), or NULL; valid while
 	 * the batch is: the batch holds a reference */
 	const struct ts_cginfo *cg;
+	/* the run that made the line when it was not this one (a record
+	 * replayed from a disk queue), else NULL: with seq, the dedup key */
+	const char *agent_id;
 };
 
 /* Constants of the whole run, the same in every line: a sink gets them at

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <errno.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define TS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -40,5 +41,7 @@ void ts_redact(const char *spec, char *out, size_t len);
 
 /* time: CLOCK_* readings in ns */
 uint64_t ts_now_ns(int clock_id);
+/* mkdir -p: 0, or -errno (-ENOTDIR: something else is there) */
+int ts_mkdir_p(const char *path, mode_t mode);
 
 #endif

@@ -126,7 +126,11 @@ static int es_build(const void *state, void **scratch, const struct ts_http_body
 			ix->sec = sec;
 			ix->valid = true;
 		}
-		if (ts_buf_reserve(out, 64 + ix->len + es->agent_len + 20 + r->len))
+		/* a replayed record keeps the id its own run gave it */
+		const char *agent = r->agent_id ? r->agent_id : es->agent_id;
+		size_t agent_len = r->agent_id ? strlen(r->agent_id) : es->agent_len;
+
+		if (ts_buf_reserve(out, 64 + ix->len + agent_len + 20 + r->len))
 			return -ENOMEM;
 		if (es->create)
 			TS_BUF_PUTS(out, "{\"create\":{\"_index\":\"");
@@ -134,7 +138,7 @@ static int es_build(const void *state, void **scratch, const struct ts_http_body
 			TS_BUF_PUTS(out, "{\"index\":{\"_index\":\"");
 		ts_buf_put(out, ix->name, ix->len);
 		TS_BUF_PUTS(out, "\",\"_id\":\"");
-		ts_buf_put(out, es->agent_id, es->agent_len);
+		ts_buf_put(out, agent, agent_len);
 		out->p[out->len++] = '-';
 		ts_buf_put_u64(out, r->seq);
 		TS_BUF_PUTS(out, "\"}}\n");

@@ -807,7 +807,7 @@ TEST(http_config_mistakes_are_one_line)
 		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"format\":\"loki\",\"sourcetype\":\"s\"}",
 		  "sourcetype: only for format splunk_hec, not loki" },
 		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"gzip\":true}",
-		  "outputs[0].gzip: unknown key (known for http outputs: type, queue, url, format" },
+		  "outputs[0].gzip: unknown key (known for http outputs: type, name, queue, url, format" },
 	};
 
 	CHECK(tok && empty && notpem);
