@@ -14,6 +14,8 @@ The configurations (CONFIGS below, one Tracer each):
   tcpship http      the HTTP output (ndjson, gzip) to a local collector
                     (tests/bench/collector.c) that keeps the bodies as they
                     come and counts them only after the run
+  tcpship http disk the same with a disk queue (issue 12; sync interval):
+                    within 0.05 of tcpship http, zero loss
   tcpship 3 sinks   a config with three outputs: stdout (to a file), a file,
                     and the HTTP collector; its peak RSS is the 40 MiB target
   bpftrace          Debian's bpftrace -f json with a one-liner printing
@@ -26,7 +28,8 @@ compression: what gzip costs) and `tcpship wakeup0` (a reader wake-up per
 event). A peer that cannot run (not installed, no headers, fails to start)
 is a row saying why, never dropped. Then a pingpong section (persistent
 connections, send/recv events on with -e all, and with --min-latency 1ms),
-then the user-space micro-benchmarks (.output/bench/encbench, and gzip of
+then the user-space micro-benchmarks (.output/bench/encbench, the disk
+queue's .output/bench/dqbench, and gzip of
 request bodies by zlib and libdeflate from httpbench) and the HTTP
 output's throughput to a discard server (.output/bench/httpbench), and the
 targets of issue 6 with PASS / MISS (and the measured gap) each.
@@ -88,6 +91,7 @@ BENCH_BIN = os.path.join(ROOT, ".output", "bench")
 LOADGEN = os.path.join(BENCH_BIN, "loadgen")
 ENCBENCH = os.path.join(BENCH_BIN, "encbench")
 HTTPBENCH = os.path.join(BENCH_BIN, "httpbench")
+DQBENCH = os.path.join(BENCH_BIN, "dqbench")
 FLOOR = os.path.join(BENCH_BIN, "floor")
 WITNESS = os.path.join(BENCH_BIN, "witness")
 COLLECTOR = os.path.join(BENCH_BIN, "collector")
@@ -106,6 +110,9 @@ TARGETS = {
     "encode_eps": 2e6,          # encoder, events/s on one core
     "e2e_eps": 1e6,             # synthetic ring buffer -> encoder -> file, events/s
     "rss_mib": 40.0,            # peak RSS with three sinks
+    # issue 12
+    "disk_ratio_gap": 0.05,     # tcpship http disk: ratio within this of tcpship http
+    "dq_eps": 500000,           # disk queue: lines in -> segments -> read back, one core
 }
 HTTP_TARGET = {"events_per_s": 300000, "cpu_cores": 1.0}
 REFERENCES = [
@@ -723,6 +730,14 @@ CONFIGS = [
                TCPSHIP, "-c", tcpship_config(ctx, [http_output(ctx)]), *o.tcpship_args],
            ready=TCPSHIP_READY, count=count_tcpship, expected=four_per_connection,
            collector=True, hooks=HOOKS.get),
+    # the same with its queue on disk (the default sync: interval)
+    Tracer("tcpship http disk", argv=lambda o, ctx: [
+               TCPSHIP, "-c", tcpship_config(ctx, [dict(
+                   http_output(ctx), queue={"type": "disk",
+                                            "path": os.path.join(ctx["dir"], "queue")})]),
+               *o.tcpship_args],
+           ready=TCPSHIP_READY, count=count_tcpship, expected=four_per_connection,
+           collector=True, hooks=HOOKS.get),
     Tracer("tcpship 3 sinks", argv=lambda o, ctx: [
                TCPSHIP, "-c", tcpship_config(ctx, [
                    {"type": "stdout"},
@@ -751,7 +766,7 @@ CONFIGS = [
            count=count_tcpship, expected=four_per_connection, hooks=HOOKS.get),
 ]
 DEFAULT_CONFIGS = ["load alone", "tcpship", "floor", "witness", "tcpship + witness",
-                   "tcpship http", "tcpship 3 sinks",
+                   "tcpship http", "tcpship http disk", "tcpship 3 sinks",
                    "bpftrace", "tcplife-bpfcc"]
 SMOKE_CONFIGS = ["load alone", "tcpship", "floor", "witness"]
 PEERS = [c.name for c in CONFIGS if c.kind == "peer"]
@@ -1338,6 +1353,29 @@ def targets(sums, enc, hb, o):
         out.append(("SKIP", "end to end",
                     f">= {t['e2e_eps'] / 1e6:g}M events/s, synthetic ring buffer -> file", why))
 
+    disk, http = by.get("tcpship http disk"), by.get("tcpship http")
+    if disk and http and disk.get("ratio") is not None and http.get("ratio") is not None:
+        gap = http["ratio"] - disk["ratio"]
+        ok = gap <= t["disk_ratio_gap"]
+        out.append(("PASS" if ok else "MISS", "tcpship http disk",
+                    f"ratio within {t['disk_ratio_gap']:.2f} of tcpship http",
+                    f"ratio {disk['ratio']:.2f} vs {http['ratio']:.2f} in the same run" +
+                    ("" if ok else f": {gap - t['disk_ratio_gap']:.2f} over")))
+    else:
+        out.append(("SKIP", "tcpship http disk", f"ratio within {t['disk_ratio_gap']:.2f} of "
+                    "tcpship http", "needs both rows"))
+    dq = enc.get("dq") if enc else None
+    if dq:
+        r = dq["dqueue"]["interval"]
+        ok = r["events_per_cpu_s"] >= t["dq_eps"]
+        out.append(("PASS" if ok else "MISS", "disk queue",
+                    f">= {t['dq_eps']:,} events/s on one core, lines in -> segments -> read back",
+                    f"sync=interval (the default): {r['events_per_cpu_s']:,.0f} events/s per "
+                    f"core, {r['events_per_s']:,.0f} wall"))
+    else:
+        out.append(("SKIP", "disk queue", f">= {t['dq_eps']:,} events/s on one core",
+                    (enc or {}).get("dq_err") or "micro-benchmarks not run"))
+
     three = by.get("tcpship 3 sinks")
     if three and three.get("rss_mib_max") is not None:
         v = three["rss_mib_max"]
@@ -1466,7 +1504,9 @@ def run_encbench(o):
     text, js, err = run_bin([ENCBENCH] + (["--quick"] if o.quick else []), 300)
     if err:
         return None, err
-    return {"lines": [ln for ln in text.splitlines() if not ln.startswith("{")], "json": js}, None
+    _, dq, dq_err = run_bin([DQBENCH] + (["--quick"] if o.quick else []), 300)
+    return {"lines": [ln for ln in text.splitlines() if not ln.startswith("{")], "json": js,
+            "dq": dq, "dq_err": dq_err}, None
 
 
 def enc_table(enc):
@@ -1483,7 +1523,15 @@ def enc_table(enc):
                      str(r["lost"])])
     t2 = table(rows, ["reader -> fanout -> stdout file", "events", "events/s", "MB/s",
                       "CPU ns/event", "lost"])
-    return t1 + "\n\n" + t2
+    if not enc.get("dq"):
+        return t1 + "\n\n" + t2 + f"\n\ndqbench: {enc.get('dq_err')}"
+    rows = []
+    for name, r in enc["dq"]["dqueue"].items():
+        rows.append([f"sync={name}", fmt(r["events"]), fmt(r["events_per_cpu_s"]),
+                     fmt(r["events_per_s"]), fmt(r["mb_per_s"], "{:,.1f}")])
+    t3 = table(rows, [f"disk queue ({enc['dq']['line_bytes']}-byte lines, /var/tmp)", "events",
+                      "events/s per core", "events/s wall", "MB/s"])
+    return t1 + "\n\n" + t2 + "\n\n" + t3
 
 
 # ---------------------------------------------------------------- httpbench
@@ -1596,7 +1644,7 @@ def preflight(o):
     if os.geteuid() != 0:
         sys.exit("bench: needs root (tcpship loads BPF programs)")
     need = [TCPSHIP, LOADGEN, FLOOR, COLLECTOR]
-    need += [] if o.no_encbench else [ENCBENCH]
+    need += [] if o.no_encbench else [ENCBENCH, DQBENCH]
     need += [] if o.no_httpbench else [HTTPBENCH]
     for path in need:
         if not os.access(path, os.X_OK):
@@ -1819,7 +1867,7 @@ def main(argv):
     elif hb_err:
         log(f"bench: {hb_err}")
     log("")
-    log("targets (issue 6):")
+    log("targets (issues 6, 12):")
     tg = targets(sums, enc, hb, o)
     for st, name, what, detail in tg:
         log(f"{st}  {name}: {what}  ({detail})")
