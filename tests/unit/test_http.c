@@ -806,6 +806,20 @@ TEST(http_config_mistakes_are_one_line)
 		  "tls.server_name: not supported by the http output" },
 		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"format\":\"loki\",\"sourcetype\":\"s\"}",
 		  "sourcetype: only for format splunk_hec, not loki" },
+		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"queue\":{\"path\":\"/q\"}}",
+		  "outputs[0].queue: path, max_size, sync and sync_interval are for \"type\": \"disk\"" },
+		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"queue\":{\"type\":\"disk\","
+		  "\"max_size\":\"4KiB\"}}", "outputs[0].queue.max_size:" },
+		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"queue\":{\"type\":\"disk\","
+		  "\"sync\":\"always\"}}", "outputs[0].queue.sync:" },
+		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"queue\":{\"type\":\"file\"}}",
+		  "outputs[0].queue.type:" },
+		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"queue\":{\"type\":\"disk\","
+		  "\"path\":\"\"}}", "outputs[0].queue.path: must be a directory's path" },
+		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"name\":\"../etc\"}",
+		  "outputs[0].name: '../etc': only letters, digits" },
+		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"name\":7}",
+		  "outputs[0].name: must be a string" },
 		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"gzip\":true}",
 		  "outputs[0].gzip: unknown key (known for http outputs: type, name, queue, url, format" },
 	};
