@@ -20,6 +20,21 @@ __thread int ts_fo_worker;
 static __thread uint32_t tl_dropped, tl_delivered;
 static __thread uint64_t tl_retry_after_ns;
 
+/* lock-free, so a signal handler may set it */
+static _Atomic uint64_t quit_ns;
+
+void ts_fanout_quit(uint64_t deadline_ns)
+{
+	atomic_store(&quit_ns, deadline_ns);
+}
+
+bool ts_fo_quitting(void)
+{
+	uint64_t q = atomic_load(&quit_ns);
+
+	return q && ts_now_ns(CLOCK_MONOTONIC) >= q;
+}
+
 int ts_out_worker(void)
 {
 	return ts_fo_worker;
@@ -497,8 +512,18 @@ static void enqueue(struct sink *s, struct ts_batch *b)
 			return;
 		}
 		while (s->queued + b->n > s->q.max_events && s->queued &&
-		       !atomic_load(&s->dead) && !s->finished)
-			pthread_cond_wait(&s->cv_space, &s->mu);
+		       !atomic_load(&s->dead) && !s->finished) {
+			struct timespec ts;
+
+			if (ts_fo_quitting()) {
+				/* exiting: the reader must not wait for ever */
+				pthread_mutex_unlock(&s->mu);
+				atomic_fetch_add(&s->dropped_exit, b->n);
+				return;
+			}
+			ts_fo_abstime(&ts, ts_now_ns(CLOCK_MONOTONIC) + 200 * 1000000ULL);
+			pthread_cond_timedwait(&s->cv_space, &s->mu, &ts);
+		}
 	}
 	nd = malloc(sizeof(*nd));
 	if (!nd || atomic_load(&s->dead) || s->finished) {

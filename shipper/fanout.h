@@ -76,6 +76,10 @@ void ts_fanout_publish(struct ts_fanout *f, unsigned shape, struct ts_batch *b);
 /* False once every sink is gone (e.g. stdout's reader exited). */
 bool ts_fanout_alive(const struct ts_fanout *f);
 void ts_fanout_reopen(struct ts_fanout *f);
+/* Async-signal-safe (SIGINT/SIGTERM): from deadline (CLOCK_MONOTONIC ns)
+ * on, a full queue whose policy is "block" stops holding up the reader:
+ * what it cannot take is counted in dropped_exit. */
+void ts_fanout_quit(uint64_t deadline_ns);
 /* Deliver what is queued, flush, close; give up at deadline (CLOCK_MONOTONIC
  * ns) and count what is left as dropped at exit. */
 void ts_fanout_stop(struct ts_fanout *f, uint64_t deadline_ns);

@@ -83,6 +83,11 @@ void ts_fo_enqueue_disk(struct sink *s, struct ts_batch *b)
 					 b->n - from);
 			break;
 		}
+		if (ts_fo_quitting()) {
+			/* exiting: the reader must not wait for ever */
+			atomic_fetch_add(&s->dropped_exit, b->n - from);
+			break;
+		}
 		/* block: until a delivery frees room (bounded waits: a write
 		 * error may pass without one) */
 		pthread_mutex_lock(&s->mu);

@@ -71,6 +71,8 @@ enum wait_result { W_QUEUE, W_REOPEN, W_IDLE, W_TIMEOUT, W_END };
 extern __thread int ts_fo_worker;
 
 void ts_fo_abstime(struct timespec *ts, uint64_t mono_ns);
+/* ts_fanout_quit's deadline has passed */
+bool ts_fo_quitting(void);
 void ts_fo_sink_dead(struct sink *s);
 /* Hand b to the sink until delivered, dropped, or the exit deadline: true
  * when every event of it ended in a counter (false: a disk queue keeps it). */

@@ -31,6 +31,8 @@ static volatile sig_atomic_t stop_requested, reopen_requested;
 static void on_stop(int sig)
 {
 	stop_requested = sig;
+	/* a reader held up by a full "block" queue gives up at the deadline */
+	ts_fanout_quit(ts_now_ns(CLOCK_MONOTONIC) + FLUSH_DEADLINE_NS);
 }
 
 static void on_hup(int sig)
