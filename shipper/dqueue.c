@@ -241,7 +241,10 @@ static int seg_cmp(const void *a, const void *b)
 {
 	const struct seg *x = *(struct seg *const *)a, *y = *(struct seg *const *)b;
 
-	return x->first < y->first ? -1 : x->first > y->first;
+	/* equal firsts only from a folder of an earlier build: any fixed order */
+	if (x->first != y->first)
+		return x->first < y->first ? -1 : 1;
+	return strcmp(x->path, y->path);
 }
 
 /* Read the segments an earlier run left: their sizes, and from the last
@@ -281,6 +284,13 @@ static int load_segments(struct ts_dq *q, char *err, size_t errlen)
 		if (!s) {
 			rc = -ENOMEM;
 			break;
+		}
+		if (!stt.st_size) {
+			/* a run that ended before its first append: nothing in
+			 * it, and its first qid is the next run's too */
+			unlinkat(q->dirfd, de->d_name, 0);
+			free(s);
+			continue;
 		}
 		s->size = (uint64_t)stt.st_size;
 		s->sealed = s->old = true;
@@ -335,6 +345,10 @@ static int load_segments(struct ts_dq *q, char *err, size_t errlen)
 		}
 		if (any && last + 1 > q->write_qid)
 			q->write_qid = last + 1;
+		/* a segment with no whole record (a torn one only) still takes
+		 * its first qid: every segment's first is its own */
+		if (q->write_qid <= q->tail->first)
+			q->write_qid = q->tail->first + 1;
 	}
 	if (!q->write_qid)
 		q->write_qid = 1;
@@ -533,11 +547,66 @@ bool ts_dq_fits(struct ts_dq *q, size_t bytes)
 	return fits;
 }
 
+/* Everything is delivered: the segment being written goes too, now (a new
+ * one takes the appends, the reader is moved onto it). True if that freed
+ * disk space. The writer's thread. */
+static bool reclaim(struct ts_dq *q)
+{
+	bool all, freed;
+
+	pthread_mutex_lock(&q->mu);
+	all = q->commit_qid == q->write_qid && q->tail->size > 0;
+	pthread_mutex_unlock(&q->mu);
+	if (!all || seg_start(q))
+		return false;
+	pthread_mutex_lock(&q->rmu);
+	pthread_mutex_lock(&q->mu);
+	if (q->commit_qid == q->write_qid) {
+		/* nothing is left to read before the new segment */
+		q->rs = q->tail;
+		q->roff = 0;
+		q->expect = 0;
+		q->garbage = false;
+		if (q->rfd >= 0)
+			close(q->rfd);
+		q->rfd = -1;
+		q->rfd_seg = NULL;
+		q->rbuf_len = 0;
+	}
+	freed = seg_sweep(q);
+	pthread_mutex_unlock(&q->mu);
+	pthread_mutex_unlock(&q->rmu);
+	return freed;
+}
+
+static int append(struct ts_dq *q, const struct ts_batch *b, uint32_t from, uint32_t *done);
+
 int ts_dq_append(struct ts_dq *q, const struct ts_batch *b, uint32_t from, uint32_t *done)
+{
+	uint32_t more = 0;
+	bool ripe;
+	int rc;
+
+	/* a delivered segment of some size goes now: its space is freed */
+	pthread_mutex_lock(&q->mu);
+	ripe = q->tail->size >= q->seg_bytes / 4;
+	pthread_mutex_unlock(&q->mu);
+	if (ripe)
+		reclaim(q);
+	rc = append(q, b, from, done);
+	/* full (max_size or the disk) with everything delivered: the last
+	 * segment, however small, is all that holds the space */
+	if ((rc == -EDQUOT || rc == -ENOSPC) && reclaim(q)) {
+		rc = append(q, b, from + *done, &more);
+		*done += more;
+	}
+	return rc;
+}
+
+static int append(struct ts_dq *q, const struct ts_batch *b, uint32_t from, uint32_t *done)
 {
 	uint64_t room, cur, qid;
 	uint32_t k = from;
-	bool rotate;
 	int rc = 0;
 
 	*done = 0;
@@ -545,12 +614,7 @@ int ts_dq_append(struct ts_dq *q, const struct ts_batch *b, uint32_t from, uint3
 	room = q->disk_bytes < q->max_bytes ? q->max_bytes - q->disk_bytes : 0;
 	cur = q->tail->size;
 	qid = q->write_qid;
-	/* a delivered segment of some size goes now: its space is freed */
-	rotate = cur >= q->seg_bytes / 4 && q->commit_qid == q->write_qid;
 	pthread_mutex_unlock(&q->mu);
-	if (rotate && (rc = seg_start(q)))
-		goto failed;
-	cur = rotate ? 0 : cur;
 
 	while (k < b->n) {
 		uint32_t first = k;

@@ -24,11 +24,13 @@
 
 static char dir[256];
 
+/* one folder for the whole run (the tests run one after another, each in
+ * a child of the harness): at most one is left behind */
 static void fresh_dir(void)
 {
 	char cmd[300];
 
-	snprintf(dir, sizeof(dir), "/tmp/tcpship-dq-%d", getpid());
+	snprintf(dir, sizeof(dir), "/tmp/tcpship-dq-%d", getppid());
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd)) {
 		/* nothing there */
@@ -462,5 +464,51 @@ TEST(dqueue_commits_in_order_of_reads)
 	CHECK_U64(st.records, 0);
 	ts_batch_put(u1);
 	ts_batch_put(u2);
+	ts_dq_close(q);
+}
+
+TEST(dqueue_empty_segment_of_a_killed_run_takes_nothing)
+{
+	char err[256], path[512];
+	uint64_t seqs[4096];
+	struct ts_dq *q;
+	struct ts_dq_stats st;
+	struct ts_batch *b;
+	uint32_t done;
+	int n, fd;
+
+	fresh_dir();
+	q = open_q(AGENT1, 1 << 24, err);
+	CHECKF(q, "open: %s", err);
+	b = recs(1, 10, NULL);	/* qids 1..10, delivered */
+	CHECK_INT(ts_dq_append(q, b, 0, &done), 0);
+	ts_batch_put(b);
+	CHECK_INT(drain(q, seqs, 4096, true, NULL), 10);
+	ts_dq_close(q);
+	/* a run killed before its first append: an empty segment at qid 11,
+	 * the first qid the next run would take too */
+	snprintf(path, sizeof(path), "%s/000000000000000b-33333333-3333-4333-8333-333333333333.seg",
+		 dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+
+	q = open_q(AGENT2, 1 << 24, err);
+	CHECKF(q, "reopen: %s", err);
+	b = recs(100, 5, NULL);
+	CHECK_INT(ts_dq_append(q, b, 0, &done), 0);
+	ts_batch_put(b);
+	ts_dq_close(q);	/* killed again, nothing delivered */
+
+	q = open_q(AGENT1, 1 << 24, err);
+	CHECKF(q, "third open: %s", err);
+	ts_dq_stats(q, &st);
+	CHECK_U64(st.records, 5);
+	n = drain(q, seqs, 4096, true, NULL);
+	CHECK_INT(n, 5);	/* whatever order the folder lists them in */
+	for (int i = 0; i < 5; i++)
+		CHECK_U64(seqs[i], 100 + (uint64_t)i);
+	ts_dq_stats(q, &st);
+	CHECK_U64(st.corrupt, 0);
 	ts_dq_close(q);
 }
