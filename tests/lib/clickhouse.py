@@ -58,25 +58,53 @@ USERS = """<?xml version="1.0"?>
 
 
 class ClickHouse:
-    def __init__(self, timeout=60):
+    """port= and data_dir= fixed: a server that can be killed (kill()) or
+    stopped (stop()) and started again (start()) on the same port and data,
+    as a collector that goes away and comes back. start=False: nothing runs
+    yet (the port is only reserved in this object)."""
+
+    def __init__(self, timeout=60, port=None, data_dir=None, start=True):
         if not os.access(SERVER, os.X_OK):
             raise Skip(f"{SERVER} missing: apt-get install clickhouse-server")
-        self.dir = tempfile.mkdtemp(prefix="tcpship-clickhouse-")
-        at_cleanup(lambda: shutil.rmtree(self.dir, ignore_errors=True))
-        self.port = free_port()
+        if data_dir is None:
+            self.dir = tempfile.mkdtemp(prefix="tcpship-clickhouse-")
+            at_cleanup(lambda: shutil.rmtree(self.dir, ignore_errors=True))
+        else:
+            os.makedirs(data_dir, exist_ok=True)
+            self.dir = data_dir
+        self.port = port or free_port()
+        self.timeout = timeout
+        self.proc = None
+        self.out = None
         with open(os.path.join(self.dir, "config.xml"), "w") as f:
             f.write(CONFIG.format(d=self.dir, port=self.port))
         with open(os.path.join(self.dir, "users.xml"), "w") as f:
             f.write(USERS)
-        self.out = open(os.path.join(self.dir, "stdout.log"), "wb")
+        at_cleanup(self.stop)
+        if start:
+            self.start()
+
+    def start(self, timeout=None):
+        """Start the server (again) on the same port and data."""
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        if self.out:
+            self.out.close()
+        self.out = open(os.path.join(self.dir, "stdout.log"), "ab")
         self.proc = subprocess.Popen([SERVER, f"--config-file={self.dir}/config.xml"],
                                      stdout=self.out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.dir)
-        at_cleanup(self.stop)
         try:
-            wait_until(self._answers, timeout, "clickhouse-server to answer /ping", interval=0.05)
+            wait_until(self._answers, timeout or self.timeout,
+                       "clickhouse-server to answer /ping", interval=0.05)
         except AssertionError as e:
             raise AssertionError(f"{e}: {self._logs()}") from None
+
+    def kill(self):
+        """SIGKILL, as a crash: the port is free at once."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
 
     def _answers(self):
         if self.proc.poll() is not None:
@@ -122,11 +150,13 @@ class ClickHouse:
                 "&input_format_skip_unknown_fields=1")
 
     def stop(self):
-        if self.proc.poll() is None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        self.out.close()
+        if self.out:
+            self.out.close()
+            self.out = None

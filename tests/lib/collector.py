@@ -136,6 +136,12 @@ class Collector:
         self.conflicts = 0
         self.agents = set()
         self.events = {}                        # seq -> the event as received
+        # across runs seq starts again: (agent_id, seq) is the event's key
+        self.received_keys = collections.Counter()
+        self.accepted_keys = collections.Counter()
+        self.events_by_key = {}                 # (agent_id, seq) -> the event as received
+        self.lines_by_key = {}                  # (agent_id, seq) -> its line's bytes (ndjson,
+        self._raw = threading.local()           # elasticsearch), as received first
         self._released = threading.Event()
         self.srv = _Server(("127.0.0.1", port), _Handler)
         self.srv.coll = self
@@ -237,6 +243,7 @@ class Collector:
         hdr = h.headers
         req = {"path": h.path, "headers": dict(hdr.items()), "time": time.monotonic(),
                "seqs": [], "status": None}
+        self._raw.lines = None
         try:
             if hdr.get("Transfer-Encoding"):
                 raise Violation(f"Transfer-Encoding: {hdr.get('Transfer-Encoding')}")
@@ -280,8 +287,13 @@ class Collector:
             req["n"] = len(self.requests)
             for e in events:
                 self.received[e["seq"]] += 1
+                self.received_keys[(e["agent_id"], e["seq"])] += 1
                 self.events.setdefault(e["seq"], e)
+                self.events_by_key.setdefault((e["agent_id"], e["seq"]), e)
                 self.agents.add(e["agent_id"])
+            for e, line in zip(events, getattr(self._raw, "lines", None) or ()):
+                self.lines_by_key.setdefault((e["agent_id"], e["seq"]), line)
+            self._raw.lines = None
             self.lock.notify_all()
         self._respond(h, req, events, fault or {})
 
@@ -294,6 +306,7 @@ class Collector:
             for e, st in zip(events, statuses):
                 if 200 <= st < 300 or st == 409:
                     self.accepted[e["seq"]] += 1
+                    self.accepted_keys[(e["agent_id"], e["seq"])] += 1
                     if st == 409:
                         self.conflicts += 1
                 elif st not in (408, 429) and not 500 <= st < 600:
@@ -371,7 +384,9 @@ class Collector:
         lines = body[:-1].split(b"\n")
         if any(not l for l in lines):
             raise Violation("empty line in ndjson body")
-        return [self._event(l, f"line {i}") for i, l in enumerate(lines)]
+        events = [self._event(l, f"line {i}") for i, l in enumerate(lines)]
+        self._raw.lines = lines
+        return events
 
     def _parse_elasticsearch(self, body, hdr):
         if not body.endswith(b"\n"):
@@ -393,6 +408,7 @@ class Collector:
                 raise Violation(f"action line {i}: {meta}, expected index {want_index} "
                                 f"id {want_id}")
             events.append(ev)
+        self._raw.lines = lines[1::2]
         return events
 
     def _parse_loki(self, body, hdr):
