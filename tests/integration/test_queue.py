@@ -594,8 +594,8 @@ def test_max_size_block_waits_loses_nothing():
     stalled = len(mine(file_lines(out), gts))
     assert stalled < 4 * len(gts), "the file output got everything: the reader did not wait"
     assert seg_bytes(qdir) <= 256 * 1024, seg_bytes(qdir)
-    st = last_stats(ts, "es")
-    assert st and st["dropped_full"] == 0 and st["disk_bytes"] <= 256 * 1024, st
+    # no --stats line is sure to exist here: the reader prints them and it
+    # may have been held before its first one; the exit line says the same
 
     coll = Collector("elasticsearch", port=port)
     at_cleanup(coll.stop)
