@@ -348,6 +348,21 @@ static int set_name(struct json_object *v, const char *path, struct ts_queue_opt
 	return 0;
 }
 
+/* "schema": the shape of this output's lines */
+static int set_schema(struct json_object *v, const char *path, struct ts_queue_opts *q,
+		      char *err, size_t errlen)
+{
+	const char *n = json_object_get_string(v);
+
+	if (json_object_get_type(v) == json_type_string)
+		for (int i = 0; ts_schema_names[i]; i++)
+			if (!strcmp(n, ts_schema_names[i])) {
+				q->schema = (unsigned)ts_shape_by_name(n) + 1;
+				return 0;
+			}
+	return ts_errf(err, errlen, "%s: must be \"native\", \"ecs\", \"ocsf\" or \"cef\"", path);
+}
+
 int ts_output_conf(const struct ts_output_req *req, const struct ts_output_ops **opsp,
 		   void **confp, struct ts_queue_opts *q, char *err, size_t errlen)
 {
@@ -399,6 +414,12 @@ int ts_output_conf(const struct ts_output_req *req, const struct ts_output_ops *
 					break;
 				continue;
 			}
+			if (!strcmp(key, "schema")) {
+				rc = set_schema(v, path, q, err, errlen);
+				if (rc)
+					break;
+				continue;
+			}
 			static const struct ts_opt none[1] = { { .name = NULL } };
 			const struct ts_opt *o;
 
@@ -410,7 +431,7 @@ int ts_output_conf(const struct ts_output_req *req, const struct ts_output_ops *
 
 				known_keys(ops->opts ? ops->opts : none, keys, sizeof(keys));
 				rc = ts_errf(err, errlen, "%s: unknown key (known for %s outputs: "
-					 "type, name, queue%s%s)", path, ops->type, *keys ? ", " : "", keys);
+					 "type, name, queue, schema%s%s)", path, ops->type, *keys ? ", " : "", keys);
 				break;
 			}
 			rc = set_one(o, conf, v, path, err, errlen);

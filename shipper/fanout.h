@@ -42,6 +42,7 @@ struct ts_queue_opts {
 	uint64_t retry_base_ns;		/* 0: default (100 ms) */
 	uint64_t retry_max_ns;		/* 0: default (30 s) */
 	unsigned shape;			/* the lines it takes: an index of ts_shapes */
+	unsigned schema;		/* the output's "schema": a TS_SHAPE_* + 1, 0: not given */
 };
 
 struct ts_sink_stats {

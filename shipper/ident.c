@@ -45,8 +45,11 @@ struct proc {
 	uint64_t dead_at;	/* CLOCK_MONOTONIC */
 	char *exe_json;		/* ,"exe":".."; NULL: unknown */
 	size_t exe_json_len;
+	char *exe;		/* the same, raw bytes (NUL-terminated); with exe_json */
+	size_t exe_len;
 	char *json;		/* ,"process_start":"..": and exe_json; made at first use */
 	size_t json_len;
+	bool has_start;		/* json starts with process_start */
 };
 
 struct cg {
@@ -458,9 +461,13 @@ static void proc_set_exe(struct proc *p, const char *exe, size_t n, struct ts_id
 	free(p->exe_json);
 	p->exe_json = NULL;
 	p->exe_json_len = 0;
+	p->exe = NULL;
+	p->exe_len = 0;
 	if (!exe || !n)
 		return;
-	j = malloc(n * 6 + 16);
+	/* one block: the JSON, then the raw bytes for the shapes that escape
+	 * their own way */
+	j = malloc(n * 6 + 16 + n + 1);
 	if (!j)
 		return;
 	memcpy(j, ",\"exe\":\"", 8);
@@ -473,6 +480,10 @@ static void proc_set_exe(struct proc *p, const char *exe, size_t n, struct ts_id
 		return;
 	}
 	p->exe_json = j;
+	p->exe = j + p->exe_json_len;
+	memcpy(p->exe, exe, n);
+	p->exe[n] = 0;
+	p->exe_len = n;
 }
 
 static void proc_free(struct proc *p)
@@ -490,6 +501,7 @@ static void proc_render(struct proc *p, uint64_t start_wall_ns)
 	char tbuf[32];
 	size_t n = 0;
 
+	p->has_start = false;
 	p->json = malloc(49 + p->exe_json_len);
 	if (!p->json)
 		return;
@@ -499,6 +511,7 @@ static void proc_render(struct proc *p, uint64_t start_wall_ns)
 		memcpy(p->json + 18, tbuf, 30);
 		p->json[48] = '"';
 		n = 49;
+		p->has_start = true;
 	}
 	if (p->exe_json) {
 		memcpy(p->json + n, p->exe_json, p->exe_json_len);
@@ -575,13 +588,10 @@ void ts_ident_proc(struct ts_ident_ctx *c, const struct ts_proc *r, size_t size)
 		parent = proc_find(c, r->parent_pid);
 		if (!(p = proc_put(c, h->pid, h->start_ns, false)))
 			return;
-		proc_set_exe(p, NULL, 0, &c->st);
-		if (parent && same_start(c, parent, r->parent_start) && parent->exe_json) {
-			p->exe_json = malloc(parent->exe_json_len);
-			p->exe_json_len = p->exe_json ? parent->exe_json_len : 0;
-			if (p->exe_json)
-				memcpy(p->exe_json, parent->exe_json, parent->exe_json_len);
-		}
+		if (parent && same_start(c, parent, r->parent_start) && parent->exe_json)
+			proc_set_exe(p, parent->exe, parent->exe_len, &c->st);
+		else
+			proc_set_exe(p, NULL, 0, &c->st);
 		return;
 	case TS_PROC_EXIT:
 		p = proc_find(c, h->pid);
@@ -762,6 +772,14 @@ void ts_ident_lookup(struct ts_ident_ctx *c, const struct ts_hdr *h, int64_t boo
 		if (p && p->json) {
 			out->proc_json = p->json;
 			out->proc_json_len = p->json_len;
+			if (p->has_start)
+				out->start_str = p->json + 18;
+		}
+		if (p && p->exe_json) {
+			out->exe = p->exe;
+			out->exe_len = p->exe_len;
+			out->exe_esc = p->exe_json + 8;
+			out->exe_esc_len = p->exe_json_len - 9;
 		}
 		if (!p || !p->exe_json)
 			c->st.exe_unknown++;

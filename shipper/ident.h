@@ -59,6 +59,12 @@ struct ts_ident {
 	 * (either part absent when unknown), or NULL */
 	const char *proc_json;
 	size_t proc_json_len;
+	/* the parts of it, for the other shapes: the start as RFC 3339 (30
+	 * bytes, not NUL-terminated) or NULL; the exe raw (NUL-terminated)
+	 * and JSON-escaped (no quotes), or NULL */
+	const char *start_str;
+	const char *exe, *exe_esc;
+	size_t exe_len, exe_esc_len;
 	const struct ts_cginfo *cg;	/* NULL: unknown (no reference taken) */
 	uint64_t start_wall_ns;		/* process start, wall clock; 0: unknown */
 	char community_id[TS_COMMUNITY_ID_LEN];	/* "" when not computed */

@@ -153,6 +153,30 @@ static void default_output(struct ts_options *o)
 	o->n_outputs = 1;
 }
 
+/* The shape an output's lines take: its own "schema", else --schema, else
+ * --format; the sink may have its own default and refuse what it cannot
+ * carry. Sets q->shape; -EINVAL with a line in err. */
+static int output_shape(const struct ts_options *o, const struct ts_output_ops *ops,
+			const void *conf, struct ts_queue_opts *q, char *err, size_t errlen)
+{
+	int req = -1, shape;
+
+	if (o->format == TS_FMT_TEXT && o->schema >= 0)
+		return ts_errf(err, errlen, "--format text and --schema %s: the text table is a "
+			   "shape of its own, give one of them", ts_schema_names[o->schema]);
+	if (q->schema)
+		req = (int)q->schema - 1;
+	else if (o->schema >= 0)
+		req = ts_shape_by_name(ts_schema_names[o->schema]);
+	else if (o->format == TS_FMT_TEXT)
+		req = TS_SHAPE_TEXT;
+	shape = ops->shape ? ops->shape(conf, req, err, errlen) : req < 0 ? TS_SHAPE_NATIVE : req;
+	if (shape < 0)
+		return shape;
+	q->shape = (unsigned)shape;
+	return 0;
+}
+
 /* --check-config: every output parsed against its table and checked, none
  * opened */
 static int check_config(struct ts_options *o)
@@ -167,7 +191,8 @@ static int check_config(struct ts_options *o)
 		int rc = ts_output_conf(&o->outputs[i], &ops, &conf, &q, err, sizeof(err));
 
 		if (!rc) {
-			if (ops->check)
+			rc = output_shape(o, ops, conf, &q, err, sizeof(err));
+			if (!rc && ops->check)
 				rc = ops->check(conf, err, sizeof(err));
 			ts_conf_free(ops->opts, conf);
 			free(conf);
@@ -225,12 +250,14 @@ static int open_outputs(struct ts_options *o, struct ts_fanout *fan)
 	for (int i = 0; i < o->n_outputs; i++) {
 		const struct ts_output_ops *ops;
 		struct ts_queue_opts q = { .max_events = o->queue_events,
-					   .base_dir = o->queue_dir,
-					   .shape = o->format == TS_FMT_TEXT ? TS_SHAPE_TEXT
-									     : TS_SHAPE_NATIVE };
+					   .base_dir = o->queue_dir };
 		void *conf;
 		int rc = ts_output_conf(&o->outputs[i], &ops, &conf, &q, err, sizeof(err));
 
+		if (!rc && (rc = output_shape(o, ops, conf, &q, err, sizeof(err)))) {
+			ts_conf_free(ops->opts, conf);
+			free(conf);
+		}
 		if (!rc && o->queue_events_set)
 			q.max_events = o->queue_events_set;	/* the command line wins */
 		if (!rc)

@@ -70,6 +70,8 @@ static int check_cgroup(const char *s, const char *who, char *err, size_t errlen
 
 static const char *const probes_names[] = { "auto", "kprobe", "tracepoint", NULL };
 static const char *const format_names[] = { "json", "text", NULL };
+/* the shapes an output may be given (shape.h); the order is TS_SCHEMA_* */
+const char *const ts_schema_names[] = { "native", "ecs", "ocsf", "cef", NULL };
 
 /* Rows name the leading fields by position (name, short, key, arg, kind,
  * flags, off, off_n, off_set, min, max) and the rest by name; what a row
@@ -122,6 +124,10 @@ static const struct optdef defs[] = {
 		  "(default " TS_QUEUE_DIR ")" },
 	{ "format", 'f', "format", "FMT", K_CHOICE, 0, OFF(format), .choices = format_names,
 	  .help = "json (default) or text (a table for people)" },
+	{ "schema", 0, "schema", "NAME", K_CHOICE, 0, OFF(schema), .choices = ts_schema_names,
+	  .help = "the shape of the lines of every output that does not\n"
+		  "name its own: native (default; elasticsearch: ecs),\n"
+		  "ecs, ocsf or cef" },
 
 	{ "host-root", 0, "host_root", "DIR", K_PATH, 0, OFF(host_root),
 	  .help = "the host's / is mounted here (a container): read\n"
@@ -171,6 +177,7 @@ void ts_options_init(struct ts_options *o)
 	o->wakeup_bytes = 256 << 10;
 	o->max_flows = 65536;
 	o->queue_events = 65536;
+	o->schema = -1;
 }
 
 /* ---- --help, from the table ---- */

@@ -17,6 +17,9 @@ enum ts_probes_mode {
 	TS_PROBES_TRACEPOINT,
 };
 
+/* --schema and an output's "schema": native, ecs, ocsf, cef */
+extern const char *const ts_schema_names[];
+
 enum ts_format {
 	TS_FMT_JSON = 0,
 	TS_FMT_TEXT,
@@ -57,6 +60,7 @@ struct ts_options {
 	uint64_t stats_interval_ns;	/* 0: off */
 	int verbose;
 	enum ts_format format;
+	int schema;			/* --schema: an index of ts_schema_names, -1: not given */
 	const char *btf_path;		/* NULL: the running kernel's */
 	uint64_t ringbuf_size;
 	uint32_t max_flows;

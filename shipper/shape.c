@@ -3,6 +3,7 @@
 #include "shape.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +25,9 @@ const struct ts_shape ts_shapes[TS_SHAPE_MAX] = {
 			    "CONTAINER                "
 			    "SOURCE                                          "
 			    "DESTINATION                                     DETAIL\n" },
+	[TS_SHAPE_ECS] = { "ecs", ts_encode_ecs, NULL },
+	[TS_SHAPE_OCSF] = { "ocsf", ts_encode_ocsf, NULL },
+	[TS_SHAPE_CEF] = { "cef", ts_encode_cef, NULL },
 };
 
 int ts_shape_by_name(const char *name)
@@ -69,6 +73,8 @@ void ts_enc_init(struct ts_enc *e, const char *host, const char *agent_id)
 	e->host_len = ts_json_escape(e->host, host, n);
 	e->host[e->host_len] = 0;
 	snprintf(e->agent_id, sizeof(e->agent_id), "%s", agent_id);
+	e->host_cef[ts_cef_escape(e->host_cef, host, n)] = 0;
+	e->version = TCPSHIP_VERSION;
 	e->tc.sec = -1;
 }
 
@@ -151,3 +157,65 @@ int ts_rec_check(const void *rec, size_t size)
 	return 0;
 }
 
+
+int ts_view_of(const void *rec, size_t size, struct ts_view *v)
+{
+	const struct ts_hdr *h = rec;
+	const struct ts_event *ev = rec;
+
+	if (ts_rec_check(rec, size))
+		return -EINVAL;
+	memset(v, 0, offsetof(struct ts_view, q));
+	v->h = h;
+	v->local_known = h->flags & TS_F_SADDR;
+	v->proto = h->type == TS_DNS ? 17 : 6;
+	switch (h->type) {
+	case TS_CONNECT:
+		v->dir = TS_DIR_OUT;
+		break;
+	case TS_ACCEPT:
+		v->dir = TS_DIR_IN;
+		break;
+	case TS_CLOSE:
+		if (h->flags & TS_F_START) {
+			v->dir = (h->flags & TS_F_ACTIVE) ? TS_DIR_OUT : TS_DIR_IN;
+			v->has_duration = true;
+			v->duration_ns = ev->close.duration_ns;
+		}
+		v->has_out = v->has_in = true;
+		v->out = ev->close.bytes_sent;
+		v->in = ev->close.bytes_received;
+		v->error = ev->close.error;
+		v->established = h->flags & TS_F_ESTABLISHED;
+		break;
+	case TS_SEND:
+		v->has_out = true;
+		v->out = ev->io.bytes;
+		break;
+	case TS_RECV:
+		v->has_in = true;
+		v->in = ev->io.bytes;
+		break;
+	case TS_DNS: {
+		const struct ts_dns *d = rec;
+
+		v->dir = TS_DIR_OUT;
+		v->has_out = true;
+		v->out = d->total;
+		v->has_query = !ts_dns_parse_query(d->payload, d->len < TS_DNS_MAX ? d->len :
+						   TS_DNS_MAX, &v->q);
+		break;
+	}
+	}
+	if (h->type != TS_DNS)
+		v->ev = ev;
+	v->src_local = v->dir != TS_DIR_IN;
+	return 0;
+}
+
+int ts_view_severity(const struct ts_view *v)
+{
+	if (v->error)
+		return 2;
+	return v->h->type == TS_RETRANSMIT ? 1 : 0;
+}

@@ -177,6 +177,11 @@ struct ts_output_ops {
 	 * compare against a receiver. */
 	int (*format)(struct ts_output *o, const struct ts_batch *b, uint32_t from,
 		      uint32_t n, struct ts_buf *out);
+	/* The shape of the lines it takes (shape.h's TS_SHAPE_*): requested
+	 * is what the config asked, -1 for nothing. Returns the shape, or
+	 * -EINVAL with one line in err for one it cannot carry. Optional:
+	 * without it, what was asked, else native. */
+	int (*shape)(const void *conf, int requested, char *err, size_t errlen);
 	/* Sink-specific counters for the exit/--stats line ("truncated=3");
 	 * optional. Returns the bytes written to buf. */
 	int (*counters)(struct ts_output *o, char *buf, size_t len);

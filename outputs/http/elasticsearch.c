@@ -290,6 +290,9 @@ const struct ts_http_format_ops ts_http_elasticsearch = {
 	.content_type = "application/x-ndjson",
 	.default_path = "/_bulk",
 	.keys = TS_HTTP_KEY_ACTION | TS_HTTP_KEY_INDEX,
+	/* @timestamp, which data streams need, and ECS's mappings */
+	.default_shape = TS_SHAPE_ECS,
+	.shapes = TS_HTTP_JSON_SHAPES,
 	.open = es_open,
 	.free = free,
 	.build = es_build,

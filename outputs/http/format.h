@@ -16,9 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shape.h"
 #include "sink.h"
 
 struct ts_http_conf;
+
+#define TS_HTTP_JSON_SHAPES ((1u << TS_SHAPE_NATIVE) | (1u << TS_SHAPE_ECS) | (1u << TS_SHAPE_OCSF))
 
 /* The formats, in the order the config's "format" lists them; the first
  * is the default. Adding one: its file, and its name here. */
@@ -73,6 +76,10 @@ struct ts_http_format_ops {
 	const char *default_path;	/* for a URL without a path; NULL: none */
 	const char *token_scheme;	/* Authorization: SCHEME TOKEN; NULL: Bearer */
 	unsigned keys;			/* TS_HTTP_KEY_* it reads */
+	/* The shapes (shape.h) it carries, bit 1 << TS_SHAPE_*; 0: any. A body
+	 * of JSON documents takes the JSON shapes only. */
+	unsigned shapes;
+	int default_shape;		/* when the config names none: TS_SHAPE_* */
 	/* Check its keys; make what every body needs. Optional. 0, or -errno
 	 * and one line in err. */
 	int (*open)(const struct ts_http_conf *c, const struct ts_run *run,

@@ -250,6 +250,19 @@ static int http_counters(struct ts_output *o, char *buf, size_t len)
 			ts_http_curl_name(atomic_load(&st->last_error), ebuf));
 }
 
+static int http_shape(const void *conf, int requested, char *err, size_t errlen)
+{
+	const struct ts_http_conf *c = conf;
+	const struct ts_http_format_ops *f = ts_http_formats[c->format];
+
+	if (requested < 0)
+		return f->default_shape;
+	if (f->shapes && !(f->shapes & (1u << requested)))
+		return ts_errf(err, errlen, "schema %s: the %s format takes JSON documents (native, "
+			   "ecs or ocsf)", ts_shapes[requested].name, f->name);
+	return requested;
+}
+
 const struct ts_output_ops ts_output_http = {
 	.type = "http",
 	.match = http_match,
@@ -262,6 +275,7 @@ const struct ts_output_ops ts_output_http = {
 	.write = http_write,
 	.close = http_close,
 	.format = http_format,
+	.shape = http_shape,
 	.counters = http_counters,
 	.default_drop_when_full = true,
 };

@@ -30,5 +30,6 @@ static int build(const void *state, void **scratch, const struct ts_http_body *u
 const struct ts_http_format_ops ts_http_ndjson = {
 	.name = "ndjson",
 	.content_type = "application/x-ndjson",
+	.shapes = TS_HTTP_JSON_SHAPES,
 	.build = build,
 };

@@ -89,6 +89,7 @@ const struct ts_http_format_ops ts_http_splunk_hec = {
 	.default_path = "/services/collector/event",
 	.token_scheme = "Splunk",
 	.keys = TS_HTTP_KEY_SOURCETYPE | TS_HTTP_KEY_INDEX,
+	.shapes = TS_HTTP_JSON_SHAPES,	/* the line is the envelope's "event" object */
 	.open = hec_open,
 	.free = hec_free,
 	.build = hec_build,

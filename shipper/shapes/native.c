@@ -4,50 +4,13 @@
  * Keys always in the same order; the writer places its own commas and
  * checks the room once, up front (TS_LINE_MAX bounds every line).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
+#include "common.h"
 #include "dns.h"
 #include "ident.h"
-#include "put.h"
-#include "shape.h"
-#include "tcpship.h"
 #include "util.h"
-
-static inline char *put_str(char *p, const char *s, size_t n)
-{
-	*p++ = '"';
-	p += ts_json_escape(p, s, n);
-	*p++ = '"';
-	return p;
-}
-
-/* ,"key":"value" for a value that needs no escaping */
-static inline char *put_kv(char *p, const char *key_lit, size_t key_len, const char *v)
-{
-	p = ts_put(p, key_lit, key_len);
-	p = ts_put(p, v, strlen(v));
-	*p++ = '"';
-	return p;
-}
-
-#define PUT_KV(p, lit, v) put_kv(p, lit, sizeof(lit) - 1, v)
-
-static char *put_addr(char *p, unsigned family, const uint8_t *a)
-{
-	if (family == TS_IPV4) {
-		for (int i = 0; i < 4; i++) {
-			if (i)
-				*p++ = '.';
-			p = ts_put_u64(p, a[i]);
-		}
-		return p;
-	}
-	/* inet_ntop writes its NUL inside the line's room; the next put covers it */
-	inet_ntop(AF_INET6, a, p, INET6_ADDRSTRLEN);
-	return p + strlen(p);
-}
 
 /* ppid, then process_start and exe, and the cgroup's keys (both pre-rendered) */
 static char *put_who(char *p, struct ts_enc *e, const struct ts_hdr *h)
@@ -74,12 +37,12 @@ static char *put_common(char *p, struct ts_enc *e, const struct ts_hdr *h, uint6
 	ts_format_time(e, time_ns, tbuf);
 	p = TS_PUTS(p, "{\"time\":\"");
 	p = ts_put(p, tbuf, 30);
-	p = PUT_KV(p, "\",\"type\":\"", ts_type_name(h->type));
+	p = TS_PUT_KV(p, "\",\"type\":\"", ts_type_name(h->type));
 	p = TS_PUTS(p, ",\"host\":\"");
 	p = ts_put(p, e->host, e->host_len);
 	p = TS_PUTS(p, "\",\"seq\":");
 	p = ts_put_u64(p, seq);
-	p = PUT_KV(p, ",\"agent_id\":\"", e->agent_id);
+	p = TS_PUT_KV(p, ",\"agent_id\":\"", e->agent_id);
 	if (h->flags & TS_F_TASK) {
 		p = TS_PUTS(p, ",\"pid\":");
 		p = ts_put_u64(p, h->pid);
@@ -89,7 +52,7 @@ static char *put_common(char *p, struct ts_enc *e, const struct ts_hdr *h, uint6
 		p = ts_put_u64(p, h->uid);
 		p = TS_PUTS(p, ",\"comm\":");
 		/* TASK_COMM_LEN is 16 with the NUL: never read the 16th byte */
-		p = put_str(p, h->comm, strnlen(h->comm, TS_COMM_LEN - 1));
+		p = ts_put_jstr(p, h->comm, strnlen(h->comm, TS_COMM_LEN - 1));
 		p = put_who(p, e, h);
 	}
 	if (h->flags & TS_F_NETNS) {
@@ -100,19 +63,19 @@ static char *put_common(char *p, struct ts_enc *e, const struct ts_hdr *h, uint6
 				 : TS_PUTS(p, ",\"family\":\"ipv6\"");
 	if (h->flags & TS_F_SADDR) {
 		p = TS_PUTS(p, ",\"saddr\":\"");
-		p = put_addr(p, h->family, h->saddr);
+		p = ts_put_addr(p, h->family, h->saddr);
 		p = TS_PUTS(p, "\",\"sport\":");
 		p = ts_put_u64(p, h->sport);
 	}
 	p = TS_PUTS(p, ",\"daddr\":\"");
-	p = put_addr(p, h->family, h->daddr);
+	p = ts_put_addr(p, h->family, h->daddr);
 	p = TS_PUTS(p, "\",\"dport\":");
 	p = ts_put_u64(p, h->dport);
 	/* a flow's, not a call's: the schema has none on send/recv */
 	if (e->id && e->id->community_id[0] && h->type != TS_SEND && h->type != TS_RECV)
-		p = PUT_KV(p, ",\"community_id\":\"", e->id->community_id);
+		p = TS_PUT_KV(p, ",\"community_id\":\"", e->id->community_id);
 	/* ts_rec_check() allows no other probe */
-	return PUT_KV(p, ",\"probe\":\"", h->probe == TS_KPROBE ? "kprobe" : "tracepoint");
+	return TS_PUT_KV(p, ",\"probe\":\"", h->probe == TS_KPROBE ? "kprobe" : "tracepoint");
 }
 
 static char *put_close(char *p, const struct ts_event *ev)
@@ -127,7 +90,7 @@ static char *put_close(char *p, const struct ts_event *ev)
 	if (ev->close.error) {
 		char ebuf[16];
 
-		p = PUT_KV(p, ",\"error\":\"", ts_errno_name(ev->close.error, ebuf));
+		p = TS_PUT_KV(p, ",\"error\":\"", ts_errno_name(ev->close.error, ebuf));
 	}
 	if (h->flags & TS_F_START) {
 		p = TS_PUTS(p, ",\"duration_ns\":");
@@ -149,8 +112,8 @@ static char *put_dns(char *p, const struct ts_dns *d)
 
 	if (!ts_dns_parse_query(d->payload, n, &q)) {
 		p = TS_PUTS(p, ",\"qname\":");
-		p = put_str(p, q.qname, strlen(q.qname));
-		p = PUT_KV(p, ",\"qtype\":\"", ts_dns_type_name(q.qtype, tbuf));
+		p = ts_put_jstr(p, q.qname, strlen(q.qname));
+		p = TS_PUT_KV(p, ",\"qtype\":\"", ts_dns_type_name(q.qtype, tbuf));
 	}
 	p = TS_PUTS(p, ",\"bytes\":");
 	return ts_put_u64(p, d->total);
@@ -176,7 +139,7 @@ int ts_encode_json(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 	case TS_RETRANSMIT:
 		state = ts_tcp_state_name(h->state);
 		if (state)
-			p = PUT_KV(p, ",\"state\":\"", state);
+			p = TS_PUT_KV(p, ",\"state\":\"", state);
 		break;
 	case TS_SEND:
 	case TS_RECV:

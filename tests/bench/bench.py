@@ -1517,6 +1517,12 @@ def enc_table(enc):
     t1 = table(rows, ["record", "ts_encode_json ev/s", "json-c ev/s", "speedup",
                       "line bytes"])
     rows = []
+    for name, r in enc["json"].get("shapes", {}).items():
+        rows.append([name, fmt(r["events_per_s"]), fmt(1e9 / r["events_per_s"]),
+                     str(r["line_bytes"])])
+    t1 += "\n\n" + table(rows, ["shape (connect, accept, 2 closes)", "events/s",
+                                 "ns/event", "line bytes"])
+    rows = []
     for name, r in enc["json"]["reader"].items():
         rows.append([name, fmt(r["events"]), fmt(r["events_per_s"]),
                      fmt(r["mb_per_s"], "{:,.1f}"), fmt(r["cpu_ns_per_event"]),

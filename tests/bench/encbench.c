@@ -130,6 +130,10 @@ static int make_ident(void)
 	bench_id.proc_json_len = (size_t)snprintf(proc_json, sizeof(proc_json),
 						  ",\"process_start\":\"%s\",\"exe\":\"%s\"", tbuf, EXE);
 	bench_id.proc_json = proc_json;
+	/* the parts the other shapes use: the start and the exe (no escapes) */
+	bench_id.start_str = strstr(proc_json, tbuf);
+	bench_id.exe = bench_id.exe_esc = EXE;
+	bench_id.exe_len = bench_id.exe_esc_len = strlen(EXE);
 	bench_id.cg = c;
 	snprintf(bench_id.community_id, sizeof(bench_id.community_id), "%s",
 		 "1:wCb3OG7yAFWelaUydu0D+125CLM=");
@@ -615,12 +619,46 @@ int main(int argc, char **argv)
 		printf("reader.publish%u.cpu %.0f ns/event\n", publish[i], rr[i].cpu_ns_per_event);
 	}
 
+	/* every shape on the same mix: the cost of a line per shape in use */
+	double shape_rate[TS_SHAPE_MAX] = {};
+	size_t shape_len[TS_SHAPE_MAX] = {};
+	for (unsigned sh = 0; sh < TS_SHAPE_MAX; sh++) {
+		double inv = 0;
+		size_t len = 0, total = 0;
+
+		if (sh == TS_SHAPE_TEXT)
+			continue;
+		for (int i = 0; i < 4; i++) {
+			double r = rate((encode_fn)ts_shapes[sh].encode, &e, &mix[i], &len);
+
+			if (r <= 0) {
+				fprintf(stderr, "encbench: shape %s: encoding failed\n",
+					ts_shapes[sh].name);
+				return 1;
+			}
+			inv += 1 / r;
+			total += len;
+		}
+		shape_rate[sh] = 4 / inv;
+		shape_len[sh] = total / 4;
+		printf("shape.%s %.0f events/s, %zu bytes a line\n", ts_shapes[sh].name,
+		       shape_rate[sh], shape_len[sh]);
+	}
+
 	printf("{\"encode\":{");
 	for (int i = 0; i < n; i++)
 		printf("%s\"%s\":{\"ours_events_per_s\":%.0f,\"jsonc_events_per_s\":%.0f,"
 		       "\"speedup\":%.2f,\"line_bytes\":%zu}",
 		       i ? "," : "", recs[i].name, r_ours[i], r_jc[i], r_ours[i] / r_jc[i],
 		       len_ours[i]);
+	printf("},\"shapes\":{");
+	for (unsigned sh = 0, first = 1; sh < TS_SHAPE_MAX; sh++) {
+		if (!shape_rate[sh])
+			continue;
+		printf("%s\"%s\":{\"events_per_s\":%.0f,\"line_bytes\":%zu}", first ? "" : ",",
+		       ts_shapes[sh].name, shape_rate[sh], shape_len[sh]);
+		first = 0;
+	}
 	printf("},\"reader\":{");
 	for (size_t i = 0; i < TS_ARRAY_SIZE(publish); i++)
 		printf("%s\"publish%u\":{\"events\":%llu,\"events_per_s\":%.0f,\"mb_per_s\":%.1f,"

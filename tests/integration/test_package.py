@@ -21,7 +21,8 @@ def test_deb_contents_and_binary_run():
                            check=True).stdout
     for f in ("./usr/sbin/tcpship", "./lib/systemd/system/tcpship.service",
               "./etc/tcpship/tcpship.json", "./etc/logrotate.d/tcpship",
-              "./usr/share/tcpship/event.schema.json"):
+              "./usr/share/tcpship/event.schema.json",
+              "./usr/share/tcpship/elasticsearch-template.json"):
         assert f in files, (f, files)
     root = os.path.join(d, "x")
     subprocess.run(["dpkg-deb", "-x", deb, root], check=True)

@@ -54,6 +54,10 @@ def http_out(url, fmt, name=None, qpath=None, batch=None, **queue):
          "queue": q}
     if name:
         o["name"] = name
+    if fmt == "elasticsearch":
+        # native documents, so the queue's and the file output's lines are
+        # the same bytes ("index": no data stream, which wants @timestamp)
+        o |= {"schema": "native", "action": "index"}
     return o
 
 
@@ -307,7 +311,7 @@ def test_elasticsearch_at_least_once_across_kill_9_ids_of_their_run():
     assert set(lines) <= set(on_disk), sorted(set(lines) - set(on_disk))[:5]
     assert all(lines[k] == on_disk[k] for k in lines), "a queued line differs from the file's"
 
-    coll = Collector("elasticsearch", port=port)
+    coll = Collector("elasticsearch", action="index", port=port)
     at_cleanup(coll.stop)
     coll.push({"status": 503}, {"status": 503}, {"status": 429})   # still starting up
     ts = start(cfg, qd)
@@ -373,7 +377,7 @@ def test_torn_tail_and_flipped_bytes_skipped_counted_rest_exact():
     partial = torn["size"] // 2
     want = {r["key"]: r["line"] for r in recs if r is not flip and r is not torn}
 
-    coll = Collector("elasticsearch", port=port)
+    coll = Collector("elasticsearch", action="index", port=port)
     at_cleanup(coll.stop)
     ts = start(cfg, qd)
     coll.wait(lambda: all(coll.accepted_keys[k] for k in want), 20,
@@ -405,7 +409,7 @@ def test_missing_or_garbled_position_sends_everything_again():
     require_root()
     d = tmpdir()
     qd = os.path.join(d, "q")
-    coll = Collector("elasticsearch")
+    coll = Collector("elasticsearch", action="index")
     at_cleanup(coll.stop)
     cfg = config(d, [http_out(coll.url(), "elasticsearch", "es")])
     qdir = os.path.join(qd, "es")
@@ -506,7 +510,7 @@ def test_disk_full_drops_counted_others_ship_then_delivers_and_recovers():
     assert len(queued) > 100, len(queued)
 
     # the collector comes: what was queued arrives
-    coll = Collector("elasticsearch", port=port)
+    coll = Collector("elasticsearch", action="index", port=port)
     at_cleanup(coll.stop)
     coll.wait(lambda: all(coll.accepted_keys[k] for k in queued), 40,
               f"the {len(queued)} queued records")
@@ -558,7 +562,7 @@ def test_max_size_drop_counts_and_stays_responsive():
     qdir = os.path.join(qd, "es")
     assert seg_bytes(qdir) <= 256 * 1024, seg_bytes(qdir)
     queued = {fr["key"] for fr in queue_frames(qdir, strict=False)}
-    coll = Collector("elasticsearch", port=port)
+    coll = Collector("elasticsearch", action="index", port=port)
     at_cleanup(coll.stop)
     coll.wait(lambda: all(coll.accepted_keys[k] for k in queued), 40,
               f"the {len(queued)} queued records")
@@ -597,7 +601,7 @@ def test_max_size_block_waits_loses_nothing():
     # no --stats line is sure to exist here: the reader prints them and it
     # may have been held before its first one; the exit line says the same
 
-    coll = Collector("elasticsearch", port=port)
+    coll = Collector("elasticsearch", action="index", port=port)
     at_cleanup(coll.stop)
     wait_file(out, gts, timeout=40)
     mine_keys = {k for k, _, _ in mine(file_lines(out), gts)}
@@ -638,7 +642,7 @@ def test_sigint_while_blocked_on_a_full_queue_exits_queue_kept():
     assert s["dropped_exit"] > 0 and s["queued"] + s["dropped_exit"] == t["events"], (s, t)
     on_disk = {fr["key"] for fr in queue_frames(qdir)}
 
-    coll = Collector("elasticsearch", port=port)
+    coll = Collector("elasticsearch", action="index", port=port)
     at_cleanup(coll.stop)
     ts = start(cfg, qd)
     coll.wait(lambda: all(coll.accepted_keys[k] for k in on_disk), 15,
@@ -653,7 +657,7 @@ def test_second_instance_on_the_folder_exits_1_first_unaffected():
     require_root()
     d = tmpdir()
     qd = os.path.join(d, "q")
-    coll = Collector("elasticsearch")
+    coll = Collector("elasticsearch", action="index")
     at_cleanup(coll.stop)
     cfg = config(d, [http_out(coll.url(), "elasticsearch", "es")])
     ts = start(cfg, qd)
@@ -728,7 +732,7 @@ def test_output_removed_its_queue_reported_and_left_in_place():
     nbytes, nsegs = seg_bytes(bdir), len(segments(bdir))
     assert nsegs >= 1
 
-    coll = Collector("elasticsearch", port=port)
+    coll = Collector("elasticsearch", action="index", port=port)
     at_cleanup(coll.stop)
     # the queue dir from the config this time
     ts = start(config(d, [a], name="only-a.json", top={"queue": {"dir": qd}}), None)
@@ -778,7 +782,7 @@ def test_empty_segment_of_a_killed_run_loses_nothing():
     kill9(tc)
     c_keys = {fr["key"] for fr in frames(os.path.join(qdir, c_name[0]), agent_of(tc))}
     assert len(c_keys) >= 40
-    coll = Collector("elasticsearch", port=port)
+    coll = Collector("elasticsearch", action="index", port=port)
     at_cleanup(coll.stop)
     td = start(cfg, qd)
     try:
@@ -835,7 +839,7 @@ def test_crash_loop_every_published_event_delivered():
                 coll = None
             elif state != "down":
                 if coll is None:
-                    coll = Collector("elasticsearch", port=port)
+                    coll = Collector("elasticsearch", action="index", port=port)
                     colls.append(coll)
                 coll.sticky = {"status": 503} if state == "503" else None
             ts = start(cfg, qd, ready=False)
@@ -865,7 +869,7 @@ def test_crash_loop_every_published_event_delivered():
     my = {k for k, _, _ in mine(truth, gts)}
     assert len(my) >= 200 and sum(agents) >= 10, (len(my), agents)
     if coll is None:
-        coll = Collector("elasticsearch", port=port)
+        coll = Collector("elasticsearch", action="index", port=port)
         colls.append(coll)
     for c in colls:
         at_cleanup(c.stop)

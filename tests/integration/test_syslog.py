@@ -661,3 +661,86 @@ def test_syslog_unix_stream_socket_gets_newline_framing():
     for seq, (line, _) in want.items():
         assert msgs[seq] == line
     ts.stop()
+
+
+def cef_expected_proc(raw):
+    """A task name as CEF carries it: control bytes (CR and LF are escaped,
+    so they come back) and invalid UTF-8 as U+FFFD."""
+    out, i = [], 0
+    while i < len(raw):
+        for n in (4, 3, 2, 1):
+            try:
+                ch = raw[i:i + n].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if len(ch) == 1:
+                break
+        else:
+            out.append("\ufffd")
+            i += 1
+            continue
+        c = ord(ch)
+        out.append("\ufffd" if (c < 0x20 and ch not in "\r\n") or c == 0x7f else ch)
+        i += n
+    return "".join(out)
+
+
+def test_syslog_cef_is_the_msg_of_rfc5424_and_rfc3164():
+    """"schema": "cef" on syslog: MSG is the CEF record (parsed back by the
+    strict parser), the header stays tcpship's (MSGID the type, the SD
+    params), and a hostile task name adds no key."""
+    require_root()
+    from cef import parse_cef
+    d = tmpdir()
+    rs = Rsyslogd(d, tcp=True)
+    path = os.path.join(d, "events.jsonl")
+    url5, url3 = (f"syslog+tcp://127.0.0.1:{rs.tcp_port}", f"syslog+tcp://localhost:{rs.tcp_port}")
+    conf = write_config(d, [{"type": "file", "path": path},
+                            {"type": "syslog", "url": url5, "schema": "cef"},
+                            {"type": "syslog", "url": url3, "format": "rfc3164",
+                             "schema": "cef"}])
+    ts = Tcpship("-c", conf)
+    gts, hexes = run_pairs()
+    want = wait_until(lambda: (m := mine(file_lines(path), *gts)) and len(m) >= 12 and m, 15,
+                      "12 events in the file output")
+
+    def cef_by_seq(version):
+        out = {}
+        for r in records(rs, "tcp", version):
+            msg = r["msg"][1:] if version == "0" and r["msg"].startswith(" ") else r["msg"]
+            head, ext = parse_cef(msg)      # raises on anything malformed
+            assert int(ext["cn3"]) not in out, f"seq {ext['cn3']} twice"
+            out[int(ext["cn3"])] = (r, head, ext)
+        return out
+    for version in ("1", "0"):
+        got = wait_until(lambda: (b := cef_by_seq(version)) and set(want) <= set(b) and b, 20,
+                         f"the CEF records (syslog version {version}) in rsyslog")
+        for seq, (_, ev) in want.items():
+            r, head, ext = got[seq]
+            assert head[:3] == ["0", "tcpship", "tcpship"] and head[3], head
+            sig = ("connect-failed" if ev.get("error") and not ev.get("established") else
+                   "close-error" if ev.get("error") else ev["type"])
+            assert head[4] == sig and head[6] == ("7" if ev.get("error") else "3"), (head, ev)
+            t = datetime.datetime.fromisoformat(ev["time"][:26] + "+00:00")
+            assert ext["act"] == ev["type"], (ext, ev)
+            assert int(ext["rt"]) == int(t.timestamp() * 1000 + 1e-6), (ext["rt"], ev["time"])
+            server = ev["type"] == "accept" or (ev["type"] == "close" and
+                                                ev.get("direction") == "inbound")
+            p = "d" if server else "s"
+            assert ext[p + "pid"] == str(ev["pid"]), (ext, ev)
+            raw = hexes[ev["pid"]] if ev["pid"] in hexes else ev["comm"].encode()
+            assert ext[p + "proc"] == cef_expected_proc(raw), (ext[p + "proc"], raw)
+            lip, rip = (("src", "dst") if not server else ("dst", "src"))
+            assert ext[lip] == ev["saddr"] and ext[rip] == ev["daddr"], (ext, ev)
+            assert set(ext) <= CEF_KEYS, set(ext) - CEF_KEYS
+            if version == "1":
+                assert (r["app"], r["msgid"]) == ("tcpship", ev["type"]), r
+                assert parse_sd(r["sd"]) == {SD_ID: want_params(ev, hexes)}, r["sd"]
+            assert not any(ord(c) < 0x20 or ord(c) == 0x7f for c in r["raw"]), r["raw"]
+    assert ts.stop() == 0, ts.stderr
+
+
+CEF_KEYS = {"rt", "act", "deviceDirection", "proto", "src", "spt", "dst", "dpt", "spid", "sproc",
+            "suid", "dpid", "dproc", "duid", "cs5Label", "cs5", "in", "out", "outcome", "reason",
+            "start", "end", "cn1Label", "cn1", "cn2Label", "cn2", "cn3Label", "cn3", "dvchost",
+            "deviceExternalId", "cs4Label", "cs4"}

@@ -821,7 +821,7 @@ TEST(http_config_mistakes_are_one_line)
 		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"name\":7}",
 		  "outputs[0].name: must be a string" },
 		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"gzip\":true}",
-		  "outputs[0].gzip: unknown key (known for http outputs: type, name, queue, url, format" },
+		  "outputs[0].gzip: unknown key (known for http outputs: type, name, queue, schema, url, format" },
 	};
 
 	CHECK(tok && empty && notpem);

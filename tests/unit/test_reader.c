@@ -155,7 +155,10 @@ TEST(shape_table_names)
 {
 	CHECK_INT(ts_shape_by_name("native"), TS_SHAPE_NATIVE);
 	CHECK_INT(ts_shape_by_name("text"), TS_SHAPE_TEXT);
-	CHECK_INT(ts_shape_by_name("ecs"), -1);
+	CHECK_INT(ts_shape_by_name("ecs"), TS_SHAPE_ECS);
+	CHECK_INT(ts_shape_by_name("ocsf"), TS_SHAPE_OCSF);
+	CHECK_INT(ts_shape_by_name("cef"), TS_SHAPE_CEF);
+	CHECK_INT(ts_shape_by_name("ECS"), -1);
 	for (int i = 0; i < TS_SHAPE_MAX; i++)
 		CHECKF(ts_shapes[i].name && ts_shapes[i].encode, "shape %d is incomplete", i);
 }
