@@ -43,10 +43,8 @@ struct proc {
 	bool dead;
 	uint64_t start_ns;	/* CLOCK_BOOTTIME */
 	uint64_t dead_at;	/* CLOCK_MONOTONIC */
-	char *exe_json;		/* ,"exe":".."; NULL: unknown */
-	size_t exe_json_len;
-	char *exe;		/* the same, raw bytes (NUL-terminated); with exe_json */
-	size_t exe_len;
+	char *exe_json, *exe;	/* ,"exe":".." (NULL: unknown); the raw bytes, NUL-ended */
+	size_t exe_json_len, exe_len;
 	char *json;		/* ,"process_start":"..": and exe_json; made at first use */
 	size_t json_len;
 	bool has_start;		/* json starts with process_start */
@@ -459,15 +457,11 @@ static void proc_set_exe(struct proc *p, const char *exe, size_t n, struct ts_id
 	free(p->json);		/* made again with the new exe */
 	p->json = NULL;
 	free(p->exe_json);
-	p->exe_json = NULL;
-	p->exe_json_len = 0;
-	p->exe = NULL;
-	p->exe_len = 0;
+	p->exe_json = p->exe = NULL;
+	p->exe_json_len = p->exe_len = 0;
 	if (!exe || !n)
 		return;
-	/* one block: the JSON, then the raw bytes for the shapes that escape
-	 * their own way */
-	j = malloc(n * 6 + 16 + n + 1);
+	j = malloc(n * 6 + 16 + n + 1);	/* the JSON, then the raw bytes */
 	if (!j)
 		return;
 	memcpy(j, ",\"exe\":\"", 8);
