@@ -13,10 +13,12 @@
  *
  * src_endpoint is the initiator, dst_endpoint the responder;
  * is_src_dst_assignment_known says whether that is known (else src is the
- * local end). The process is actor.process (the host profile), the host the
- * device; container facts go in actor.process.container (the container
- * profile). What the class does not define goes in unmapped. Times are
- * epoch milliseconds, as OCSF's timestamp_t.
+ * local end). traffic.bytes_out is what the source sent, bytes_in what it
+ * got back (an accepting server's close: bytes_out is what it received).
+ * The process is actor.process (the host profile), the host the device;
+ * container facts go in actor.process.container (the container profile).
+ * What the class does not define goes in unmapped. Times are epoch
+ * milliseconds, as OCSF's timestamp_t.
  */
 #include <errno.h>
 #include <string.h>
@@ -68,9 +70,11 @@ static char *put_head(char *p, const struct ts_view *v, uint64_t time_ns)
 	p = TS_PUT_KU(p, ",\"activity_id\":", a.id);
 	p = TS_PUT_KV(p, ",\"activity_name\":\"", a.name);
 	p = TS_PUT_KU(p, ",\"type_uid\":", a.cls * 100 + a.id);
+	/* type_name is the caption of type_uid: "Other" for 99, whatever the
+	 * activity_name says (the OCSF server wants the enum's caption there) */
 	p = TS_PUT_KV(p, ",\"type_name\":\"", cname);
 	p = ts_put(p - 1, ": ", 2);
-	p = ts_put(p, a.name, strlen(a.name));
+	p = a.id == 99 ? TS_PUTS(p, "Other") : ts_put(p, a.name, strlen(a.name));
 	*p++ = '"';
 	p = TS_PUT_KU(p, ",\"severity_id\":", (unsigned)sev + 1);
 	return TS_PUT_KV(p, ",\"severity\":\"", severity_names[sev]);
@@ -150,15 +154,20 @@ static char *put_connection(char *p, const struct ts_enc *e, const struct ts_vie
 	return p;
 }
 
+/* OCSF's network_traffic: bytes_out is what the source (src_endpoint, the
+ * initiator) sent to the destination, bytes_in what came back */
 static char *put_traffic(char *p, const struct ts_view *v)
 {
+	bool has_src = v->src_local ? v->has_out : v->has_in;
+	bool has_dst = v->src_local ? v->has_in : v->has_out;
+
 	if (!v->has_out && !v->has_in)
 		return p;
 	p = TS_PUT_KU(p, ",\"traffic\":{\"bytes\":", v->out + v->in);
-	if (v->has_out)
-		p = TS_PUT_KU(p, ",\"bytes_out\":", v->out);
-	if (v->has_in)
-		p = TS_PUT_KU(p, ",\"bytes_in\":", v->in);
+	if (has_src)
+		p = TS_PUT_KU(p, ",\"bytes_out\":", v->src_local ? v->out : v->in);
+	if (has_dst)
+		p = TS_PUT_KU(p, ",\"bytes_in\":", v->src_local ? v->in : v->out);
 	*p++ = '}';
 	return p;
 }

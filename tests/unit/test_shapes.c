@@ -302,6 +302,68 @@ out:
 	}
 }
 
+/* accept's close: the remote end is src_endpoint, so bytes_out (OCSF: from
+ * the source to the destination) is what the local end received */
+TEST(ocsf_inbound_close_bytes_are_the_sources)
+{
+	struct ts_enc e;
+	struct ts_event ev;
+	struct sline l;
+	struct json_object *o;
+
+	ts_enc_init(&e, "h1", AGENT);
+	mk_event(&ev, TS_CLOSE, TS_IPV4, TS_F_TASK | TS_F_SADDR | TS_F_START | TS_F_ESTABLISHED);
+	ev.close.bytes_sent = 100;
+	ev.close.bytes_received = 7;
+	o = JSHAPE(TS_SHAPE_OCSF, &ev, &l);
+	STR(o, "src_endpoint.ip", "93.184.216.34");
+	INT(o, "src_endpoint.port", 443);
+	INT(o, "traffic.bytes_out", 7);
+	INT(o, "traffic.bytes_in", 100);
+	INT(o, "traffic.bytes", 107);
+	json_object_put(o);
+	/* outbound: the local end is the source */
+	mk_event(&ev, TS_CLOSE, TS_IPV4,
+		 TS_F_TASK | TS_F_SADDR | TS_F_START | TS_F_ACTIVE | TS_F_ESTABLISHED);
+	ev.close.bytes_sent = 100;
+	ev.close.bytes_received = 7;
+	o = JSHAPE(TS_SHAPE_OCSF, &ev, &l);
+	INT(o, "src_endpoint.port", 51234);
+	INT(o, "traffic.bytes_out", 100);
+	INT(o, "traffic.bytes_in", 7);
+	json_object_put(o);
+	/* recv, direction unknown: the local end is the source, it got the bytes */
+	mk_event(&ev, TS_RECV, TS_IPV4, TS_F_TASK | TS_F_SADDR);
+	ev.io.bytes = 9;
+	o = JSHAPE(TS_SHAPE_OCSF, &ev, &l);
+	INT(o, "traffic.bytes_in", 9);
+	ABSENT(o, "traffic.bytes_out");
+out:
+	json_object_put(o);
+}
+
+/* 99 Other: activity_name says what it is, type_name is type_uid's caption */
+TEST(ocsf_retransmit_type_name_is_the_captions)
+{
+	struct ts_enc e;
+	struct ts_event ev;
+	struct sline l;
+	struct json_object *o;
+
+	ts_enc_init(&e, "h1", AGENT);
+	mk_event(&ev, TS_RETRANSMIT, TS_IPV4, TS_F_TASK | TS_F_SADDR);
+	o = JSHAPE(TS_SHAPE_OCSF, &ev, &l);
+	INT(o, "type_uid", 400199);
+	STR(o, "activity_name", "Retransmit");
+	STR(o, "type_name", "Network Activity: Other");
+	json_object_put(o);
+	mk_event(&ev, TS_CONNECT, TS_IPV4, TS_F_TASK | TS_F_SADDR);
+	o = JSHAPE(TS_SHAPE_OCSF, &ev, &l);
+	STR(o, "type_name", "Network Activity: Open");
+out:
+	json_object_put(o);
+}
+
 TEST(ocsf_dns_query)
 {
 	static const uint8_t q[] = {
