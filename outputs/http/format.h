@@ -4,7 +4,7 @@
  * for some, how to read its answer item by item. Each format is one file
  * exporting one struct ts_http_format_ops, and one entry of the list
  * below; the rest of the sink asks the table and never names a format, so
- * a new format (OTLP, say) touches nothing else.
+ * a new format touches nothing else.
  *
  * Formats get the run's constants (host, agent_id) at open instead of
  * finding them in each line: they are the same in every line of a run.
@@ -25,7 +25,7 @@ struct ts_http_conf;
 
 /* The formats, in the order the config's "format" lists them; the first
  * is the default. Adding one: its file, and its name here. */
-#define TS_HTTP_FORMATS(X) X(ndjson) X(elasticsearch) X(loki) X(splunk_hec)
+#define TS_HTTP_FORMATS(X) X(ndjson) X(elasticsearch) X(loki) X(splunk_hec) X(otlp)
 
 /* The records of one request: a range of a unit, or (a retry of the items
  * a collector refused for now) some of its records by index. */
@@ -95,6 +95,16 @@ struct ts_http_format_ops {
 	 * is known to be stored. Without it a 2xx delivers the whole body. */
 	int (*answer)(const char *resp, size_t len, uint32_t n, struct ts_http_item *items,
 		      char *reason, size_t rlen);
+	/* Optional, for a format without answer(): read a 2xx answer that
+	 * may refuse some of the n records for good without saying which
+	 * (OTLP's partialSuccess): how many in *rejected (the rest are
+	 * delivered), the collector's words, if any, in reason. 0, or -EINVAL
+	 * if it is no answer of the format: nothing is known to be stored. */
+	int (*partial)(const char *resp, size_t len, uint32_t n, uint32_t *rejected,
+		       char *reason, size_t rlen);
+	/* The statuses retried, 0-terminated; NULL: 408, 429 and 5xx. Any
+	 * other status outside 2xx is dropped. */
+	const short *retry_statuses;
 };
 
 #define TS_HTTP_FORMAT_DECL(f) extern const struct ts_http_format_ops ts_http_##f;

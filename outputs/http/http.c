@@ -110,9 +110,11 @@ static int worker_init(const struct ts_http *p, struct ts_http_worker *w, char *
 	const struct ts_http_conf *c = p->conf;
 	int e;
 
-	/* an answer read item by item is read whole: ~1 KiB per item, bounded */
+	/* an answer read item by item (or for a partial success, whose
+	 * message may list the refusals) is read whole: ~1 KiB per item,
+	 * bounded */
 	w->resp_cap = RESP_KEEP_SMALL;
-	if (p->fmt->answer)
+	if (p->fmt->answer || p->fmt->partial)
 		w->resp_cap = c->max_events > 255000 ? 256ULL << 20
 						     : (1ULL << 20) + c->max_events * 1024;
 	if (p->gzip && !(w->gz = libdeflate_alloc_compressor((int)c->compression_level)))

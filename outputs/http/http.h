@@ -81,7 +81,7 @@ struct ts_http_stats {
 	_Atomic uint64_t failing;	/* failed requests since the last answer */
 	_Atomic unsigned char said_status[600], said_item[600];
 	_Atomic unsigned char said_curl[TS_HTTP_CURL_CODES];
-	_Atomic unsigned char said_garbage, said_nomem;
+	_Atomic unsigned char said_garbage, said_nomem, said_partial, said_warning;
 };
 
 /* The sink (o->priv). */
@@ -136,6 +136,8 @@ enum ts_out_result ts_http_request(struct ts_output *o, struct ts_http_worker *w
  * (other 4xx, 3xx, 1xx, 0) TS_OUT_DROP. Transport errors never get here:
  * they are always TS_OUT_RETRY. */
 enum ts_out_result ts_http_classify(long status);
+/* ... as format f says (its retry_statuses), or as above */
+enum ts_out_result ts_http_classify_for(const struct ts_http_format_ops *f, long status);
 /* Retry-After as libcurl gives it (CURLINFO_RETRY_AFTER: seconds, negative
  * for a date in the past, 0 for none) made a wait: 0 to
  * TS_HTTP_RETRY_AFTER_MAX_S seconds. */

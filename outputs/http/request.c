@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * One request and what its answer means. The sink classifies, the core
- * retries (fluent-bit's split): 2xx delivered; 408, 429, 5xx and transport
+ * retries (fluent-bit's split): 2xx delivered; 408, 429, 5xx (or the
+ * statuses a format names: OTLP's 429, 502, 503, 504) and transport
  * errors retried with the core's backoff, stretched to what Retry-After
  * asks (up to a cap: one answer must not park the sink for a day); any
  * other status dropped and counted. A format that reads its answer item
  * by item (the Elasticsearch bulk answer) gets a retry of only the items
- * refused for now; an item refused for good is dropped alone.
+ * refused for now; an item refused for good is dropped alone. A format
+ * whose 2xx may refuse a number of records for good (OTLP's partial
+ * success) gets those counted as dropped, the rest delivered.
  *
  * Failures are logged once per status (or curl error) until the collector
  * answers again, so an outage is a few lines and not one per retry; an
@@ -23,8 +26,19 @@
 
 enum ts_out_result ts_http_classify(long status)
 {
+	return ts_http_classify_for(NULL, status);
+}
+
+enum ts_out_result ts_http_classify_for(const struct ts_http_format_ops *f, long status)
+{
 	if (status >= 200 && status < 300)
 		return TS_OUT_OK;
+	if (f && f->retry_statuses) {
+		for (const short *s = f->retry_statuses; *s; s++)
+			if (status == *s)
+				return TS_OUT_RETRY;
+		return TS_OUT_DROP;
+	}
 	if (status == 408 || status == 429 || (status >= 500 && status < 600))
 		return TS_OUT_RETRY;
 	return TS_OUT_DROP;
@@ -112,7 +126,7 @@ static void answered(struct ts_output *o)
 	for (int i = 0; i < TS_HTTP_CURL_CODES; i++)
 		atomic_store(&p->st.said_curl[i], 0);
 	for (int s = 0; s < 600; s++)
-		if (ts_http_classify(s) == TS_OUT_RETRY)
+		if (ts_http_classify_for(p->fmt, s) == TS_OUT_RETRY)
 			atomic_store(&p->st.said_status[s], 0);
 	ts_output_log(o, "the collector answers again (after %llu failed request%s)",
 		      (unsigned long long)n, n == 1 ? "" : "s");
@@ -188,7 +202,7 @@ static enum ts_out_result post(struct ts_output *o, struct ts_http_worker *w, ui
 		return transport_failed(o, w, e);
 	curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
 	atomic_store(&p->st.last_status, status);
-	r = ts_http_classify(status);
+	r = ts_http_classify_for(p->fmt, status);
 	if (r == TS_OUT_RETRY)
 		return status_retry(o, w, status);
 	answered(o);
@@ -319,6 +333,41 @@ static enum ts_out_result items_result(struct ts_output *o, struct ts_http_worke
 	return sort_items(o, u, reason);
 }
 
+/* ------------------------------------------------------------ partly taken */
+
+/* A 2xx answer that may refuse some records for good without saying which
+ * (OTLP's partialSuccess): that many are dropped and counted, the rest
+ * delivered; the collector's words are logged once. */
+static enum ts_out_result partial_result(struct ts_output *o, struct ts_http_worker *w,
+					 uint32_t n)
+{
+	struct ts_http *p = o->priv;
+	char reason[300], ex[RESP_EXCERPT];
+	uint32_t rejected = 0;
+
+	if (p->fmt->partial(w->resp.p, w->resp.len, n, &rejected, reason, sizeof(reason))) {
+		atomic_fetch_add(&p->st.failing, 1);
+		if (once(&p->st.said_garbage))
+			ts_output_log(o, "the answer is not a %s response for %u events; sending "
+				      "again: %s", p->fmt->name, n, excerpt(p, w, ex, sizeof(ex)));
+		return TS_OUT_RETRY;
+	}
+	if (rejected) {
+		atomic_fetch_add(&p->st.dropped_items, rejected);
+		ts_out_dropped(rejected);
+		if (once(&p->st.said_partial))
+			ts_output_log(o, "%u of %u events refused for good (partial success), "
+				      "dropped (further refusals are counted, not logged): %s",
+				      rejected, n, ts_secrets_excerpt(&p->secrets, reason,
+								      strlen(reason), ex, sizeof(ex)));
+	} else if (reason[0] && once(&p->st.said_warning)) {
+		ts_output_log(o, "all %u events taken, with a warning (further warnings are not "
+			      "logged): %s", n, ts_secrets_excerpt(&p->secrets, reason,
+								   strlen(reason), ex, sizeof(ex)));
+	}
+	return TS_OUT_OK;
+}
+
 /* ------------------------------------------------------------ the write */
 
 int ts_http_build(const struct ts_http *p, struct ts_http_worker *w, const struct ts_http_body *u,
@@ -352,6 +401,8 @@ enum ts_out_result ts_http_request(struct ts_output *o, struct ts_http_worker *w
 		r = items_result(o, w, r);
 	else if (r == TS_OUT_DROP)
 		atomic_fetch_add(&p->st.dropped_status, u.n);
+	else if (r == TS_OUT_OK && p->fmt->partial)
+		r = partial_result(o, w, u.n);
 	if (r == TS_OUT_RETRY)
 		atomic_fetch_add(&p->st.retried, 1);
 	return r;

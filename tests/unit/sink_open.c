@@ -54,6 +54,26 @@ void test_sink_close(struct ts_output *o, void *conf)
 	free(conf);
 }
 
+char *test_sink_body(const struct ts_run *run, const char *json, const struct ts_batch *b,
+		     char *err, size_t errlen)
+{
+	struct ts_output o;
+	struct ts_buf out = { 0 };
+	void *conf;
+	int rc = test_sink_open_run(run, NULL, json, &o, &conf, err, errlen);
+
+	if (rc)
+		return NULL;
+	rc = o.ops->format(&o, b, 0, b->n, &out);
+	test_sink_close(&o, conf);
+	if (rc || ts_buf_append(&out, "", 1)) {
+		snprintf(err, errlen, "format: %d", rc);
+		ts_buf_free(&out);
+		return NULL;
+	}
+	return out.p;
+}
+
 const struct ts_run *test_run(void)
 {
 	static struct ts_run run;

@@ -16,6 +16,10 @@ int test_sink_open(const char *spec, const char *json, struct ts_output *o, void
 int test_sink_open_run(const struct ts_run *run, const char *spec, const char *json,
 		       struct ts_output *o, void **conf, char *err, size_t errlen);
 void test_sink_close(struct ts_output *o, void *conf);
+/* The bytes the sink of a config entry would send for all of b (its
+ * format hook), NUL-terminated, to free(); NULL and a line in err. */
+char *test_sink_body(const struct ts_run *run, const char *json, const struct ts_batch *b,
+		     char *err, size_t errlen);
 /* The run constants sinks get in tests: this host, our pid, a fixed agent_id. */
 const struct ts_run *test_run(void);
 

@@ -81,25 +81,7 @@ static const struct ts_run *h1_run(void)
 }
 
 /* The body the sink would send for all of b, as a NUL-terminated string. */
-static char *body_of_run(const struct ts_run *run, const char *json, const struct ts_batch *b,
-			 char *err, size_t errlen)
-{
-	struct ts_output o;
-	struct ts_buf out = { 0 };
-	void *conf;
-	int rc = test_sink_open_run(run, NULL, json, &o, &conf, err, errlen);
-
-	if (rc)
-		return NULL;
-	rc = o.ops->format(&o, b, 0, b->n, &out);
-	hclose(&o, conf);
-	if (rc || ts_buf_append(&out, "", 1)) {
-		snprintf(err, errlen, "format: %d", rc);
-		ts_buf_free(&out);
-		return NULL;
-	}
-	return out.p;
-}
+#define body_of_run test_sink_body
 
 static char *body_of(const char *json, const struct ts_batch *b, char *err, size_t errlen)
 {
