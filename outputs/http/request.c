@@ -348,7 +348,7 @@ static enum ts_out_result partial_result(struct ts_output *o, struct ts_http_wor
 	if (p->fmt->partial(w->resp.p, w->resp.len, n, &rejected, reason, sizeof(reason))) {
 		atomic_fetch_add(&p->st.failing, 1);
 		if (once(&p->st.said_garbage))
-			ts_output_log(o, "the answer is not a %s response for %u events; sending "
+			ts_output_log(o, "the answer is no %s response for %u events; sending "
 				      "again: %s", p->fmt->name, n, excerpt(p, w, ex, sizeof(ex)));
 		return TS_OUT_RETRY;
 	}
