@@ -8,8 +8,9 @@ every POST:
     exactly when Content-Encoding says so, the Content-Type of the format,
     and any headers the test expects (credentials);
   * checks the body strictly for its format (ndjson, elasticsearch _bulk,
-    loki push, splunk_hec envelopes); a violation is recorded and answered
-    400, and tests assert there were none;
+    loki push, splunk_hec envelopes, otlp: OTLP/HTTP JSON logs, read by
+    tests/lib/otlp.py and each record held against its body); a violation
+    is recorded and answered 400, and tests assert there were none;
   * answers as the next planned fault says, else as the real collector
     would on success;
   * keeps the books per event seq: how often it was received, accepted
@@ -25,6 +26,11 @@ Faults (push() them; each is used by one request, in order):
   {"status": 200, "body": b"not json"}   a 2xx with a body that means nothing
   {"items": [201, 409, 429, 400]}        elasticsearch: per-item statuses,
                           repeated over the items of the request
+  {"partial": 2, "message": "too old"}   otlp: a 200 whose partialSuccess
+                          refuses the first 2 records (0: a warning only)
+
+Which statuses are retryable is the format's: OTLP's 429, 502, 503 and
+504, everyone else's 408, 429 and 5xx.
 
 A fault with "min_events": N waits for a request of at least N events.
 
@@ -44,11 +50,15 @@ import zlib
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import otlp
+from cef import parse_cef
+
 CONTENT_TYPES = {
     "ndjson": "application/x-ndjson",
     "elasticsearch": "application/x-ndjson",
     "loki": "application/json",
     "splunk_hec": "application/json",
+    "otlp": "application/json",
 }
 
 TIME_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{9})Z$")
@@ -217,11 +227,15 @@ class Collector:
     def wait_requests(self, n, timeout=20):
         return self.wait(lambda: len(self.requests) >= n, timeout, f"{n} requests")
 
+    def retryable(self, status):
+        if self.fmt == "otlp":
+            return status in (429, 502, 503, 504)
+        return status in (408, 429) or 500 <= status < 600
+
     def refused_requests(self):
         with self.lock:
             return [r for r in self.requests if isinstance(r["status"], int) and
-                    not 200 <= r["status"] < 300 and r["status"] not in (408, 429) and
-                    not 500 <= r["status"] < 600]
+                    not 200 <= r["status"] < 300 and not self.retryable(r["status"])]
 
     def seqs_of(self, pred):
         with self.lock:
@@ -329,7 +343,7 @@ class Collector:
                     self.accepted_keys[(e["agent_id"], e["seq"])] += 1
                     if st == 409:
                         self.conflicts += 1
-                elif st not in (408, 429) and not 500 <= st < 600:
+                elif not self.retryable(st):
                     self.refused[e["seq"]] = (req["n"], st)
             self.lock.notify_all()
 
@@ -358,19 +372,39 @@ class Collector:
             self._settle(req, events, sts)
             h._answer(200, self._bulk_body(events, sts))
             return
+        if "partial" in fault:
+            k = min(fault["partial"], n)
+            self._settle(req, events, [400] * k + [200] * (n - k))
+            with self.lock:
+                req["partial"] = k
+            h._answer(200, otlp.response(k, fault.get("message")))
+            return
         status = fault.get("status", 204 if self.fmt == "loki" else 200)
         body = fault.get("body")
         if body is None:
             body = self._ok_body(events) if 200 <= status < 300 else b""
-        if 200 <= status < 300 and self.fmt == "elasticsearch" and "body" in fault:
-            # a 2xx body that is not a bulk answer: nothing is known stored
+        if 200 <= status < 300 and "body" in fault and not self._readable_2xx(body):
+            # a 2xx body that is no answer of the format: nothing is known stored
             sts = [503] * n
         else:
             sts = [status] * n
         self._settle(req, events, sts)
         h._answer(status, body, fault.get("headers"))
 
+    def _readable_2xx(self, body):
+        """Would the format take this 2xx answer for a whole success?"""
+        if self.fmt == "elasticsearch":
+            return False    # no bulk answer
+        if self.fmt == "otlp" and body.strip():
+            try:
+                return isinstance(json.loads(body), dict)
+            except ValueError:
+                return False
+        return True
+
     def _ok_body(self, events):
+        if self.fmt == "otlp":
+            return otlp.response()
         if self.fmt == "elasticsearch":
             return self._bulk_body(events, [201] * len(events))
         if self.fmt == "splunk_hec":
@@ -509,5 +543,139 @@ class Collector:
         return events
 
 
+    def _parse_otlp(self, body, hdr):
+        events = [otlp_event(it) for it in otlp.parse_logs(body)]
+        # records of one container share one resource
+        res = [tuple(sorted((k, str(v)) for k, v in e["_otlp"].resource.items()))
+               for e in events]
+        seen = {}
+        for e, r in zip(events, res):
+            if seen.setdefault(r, e["_otlp"].resource_index) != e["_otlp"].resource_index:
+                raise Violation(f"resource {dict(r)} twice in one request")
+        return events
+
+
 def basic(user, password):
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+# ------------------------------------------------------------ otlp
+
+RESOURCE_KEYS = {"host.name", "service.name", "container.id", "container.name",
+                 "container.image.name", "k8s.pod.name", "k8s.namespace.name", "k8s.pod.uid"}
+# the native line's keys beside the resource attributes tcpship makes of them
+RESOURCE_OF_EVENT = {"container.id": "container_id", "container.name": "container_name",
+                     "container.image.name": "image", "k8s.pod.name": "pod",
+                     "k8s.namespace.name": "pod_namespace", "k8s.pod.uid": "pod_uid"}
+RECORD_ATTRS = {"network.transport", "network.type", "network.local.address",
+                "network.local.port", "network.peer.address", "network.peer.port",
+                "process.pid", "thread.name", "tcpship.type", "tcpship.seq", "tcpship.agent_id"}
+# attribute -> the native key it says, and the same value
+ATTR_OF_EVENT = {"network.type": "family", "network.local.address": "saddr",
+                 "network.local.port": "sport", "network.peer.address": "daddr",
+                 "network.peer.port": "dport", "process.pid": "pid", "thread.name": "comm",
+                 "tcpship.type": "type", "tcpship.seq": "seq", "tcpship.agent_id": "agent_id"}
+
+
+def _iso(ns):
+    t = datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 1_000_000_000:09d}Z"
+
+
+def _otlp_native(ev, it, notable):
+    """A native line against the record's attributes and resource: the same
+    facts, each said where it is known and nowhere else."""
+    a, res = it.attrs, it.resource
+    for k, n in ATTR_OF_EVENT.items():
+        if a.get(k) != ev.get(n):
+            raise Violation(f"{it.where}: attribute {k}={a.get(k)!r}, the line's {n} is "
+                            f"{ev.get(n)!r}")
+    if any(ev.get(n) is not None for n in ("container_id", "pod", "pod_uid", "pod_namespace")):
+        for k, n in RESOURCE_OF_EVENT.items():
+            if res.get(k) != ev.get(n):
+                raise Violation(f"{it.where}: resource {k}={res.get(k)!r}, the line's {n} "
+                                f"is {ev.get(n)!r}")
+    elif set(res) - {"host.name", "service.name"}:
+        raise Violation(f"{it.where}: a record without a container in resource {res}")
+    if res["host.name"] != ev["host"]:
+        raise Violation(f"{it.where}: host.name {res['host.name']!r}, the line's {ev['host']!r}")
+    failed = ev["type"] == "close" and (ev.get("established") is False or "error" in ev)
+    if notable != (ev["type"] == "retransmit" or failed):
+        raise Violation(f"{it.where}: severity {it.record['severityNumber']} for {ev}")
+    return ev
+
+
+def _otlp_view(body, it, notable):
+    """An ECS document or a CEF record seen with the native keys the tests
+    read (the rest from the attributes), each held against them."""
+    a = it.attrs
+    ev = {"time": _iso(int(it.record["timeUnixNano"])), "type": a["tcpship.type"],
+          "seq": a["tcpship.seq"], "agent_id": a["tcpship.agent_id"],
+          "host": it.resource["host.name"]}
+    for k in ("process.pid", "thread.name", "network.local.port", "network.peer.port"):
+        if k in a:
+            ev[ATTR_OF_EVENT[k]] = a[k]
+    if body.startswith("CEF:"):
+        hdr, ext = parse_cef(body)
+        said = (hdr[4].split("-")[0], int(ext["cn3"]), ext["deviceExternalId"],
+                int(hdr[6]) > 3)
+        ev["_cef"] = (hdr, ext)
+    else:
+        doc = ecs_view(json.loads(body), it.where)
+        said = (doc["type"], doc["seq"], doc["agent_id"],
+                doc["_ecs"]["event"]["severity"] > 1)
+        ev["_ecs"] = doc["_ecs"]
+        if doc["time"] != ev["time"] or doc["host"] != ev["host"]:
+            raise Violation(f"{it.where}: time/host {doc['time']} {doc['host']!r} != "
+                            f"{ev['time']} {ev['host']!r}")
+    if said != (ev["type"], ev["seq"], ev["agent_id"], notable):
+        raise Violation(f"{it.where}: the body says {said}, the attributes "
+                        f"{(ev['type'], ev['seq'], ev['agent_id'], notable)}")
+    return ev
+
+
+def otlp_event(it):
+    """One log record of tcpship's as an event dict (the native line when the
+    body is one), checked against everything tcpship promises of it."""
+    rec, a, res = it.record, it.attrs, it.resource
+    if set(res) - RESOURCE_KEYS or not isinstance(res.get("host.name"), str) or \
+            res.get("service.name") != "tcpship":
+        raise Violation(f"{it.where}: resource {res}")
+    if it.scope.get("name") != "tcpship" or not it.scope.get("version"):
+        raise Violation(f"{it.where}: scope {it.scope}")
+    need = {"timeUnixNano", "observedTimeUnixNano", "severityNumber", "severityText",
+            "eventName", "body", "attributes"}
+    if set(rec) != need:
+        raise Violation(f"{it.where}: record keys {sorted(rec)}, want {sorted(need)}")
+    if set(a) - RECORD_ATTRS or not {"network.transport", "network.type",
+                                     "network.peer.address", "network.peer.port",
+                                     "tcpship.type", "tcpship.seq",
+                                     "tcpship.agent_id"} <= set(a):
+        raise Violation(f"{it.where}: attributes {sorted(a)}")
+    if ("network.local.address" in a) != ("network.local.port" in a) or \
+            ("process.pid" in a) != ("thread.name" in a):
+        raise Violation(f"{it.where}: half of an end or a task: {sorted(a)}")
+    if a["network.transport"] != ("udp" if a["tcpship.type"] == "dns" else "tcp"):
+        raise Violation(f"{it.where}: network.transport {a['network.transport']!r}")
+    sev = (rec["severityNumber"], rec["severityText"])
+    if sev not in ((9, "INFO"), (13, "WARN")):
+        raise Violation(f"{it.where}: severity {sev}")
+    if rec["eventName"] != "tcpship." + a["tcpship.type"]:
+        raise Violation(f"{it.where}: eventName {rec['eventName']!r}")
+    if rec["observedTimeUnixNano"] != rec["timeUnixNano"]:
+        raise Violation(f"{it.where}: observed {rec['observedTimeUnixNano']} != time "
+                        f"{rec['timeUnixNano']}")
+    if set(rec["body"]) != {"stringValue"}:
+        raise Violation(f"{it.where}: body {rec['body']}")
+    body = rec["body"]["stringValue"]
+    if not body or "\n" in body:
+        raise Violation(f"{it.where}: body {body[:120]!r}: one line, without its newline")
+    notable = sev[0] == 13
+    if body.startswith("{") and '"@timestamp"' not in body:
+        ev = _otlp_native(Collector._event(body, it.where), it, notable)
+    else:
+        ev = _otlp_view(body, it, notable)
+    if event_ns(ev) != int(rec["timeUnixNano"]):
+        raise Violation(f"{it.where}: timeUnixNano {rec['timeUnixNano']} != {ev['time']}")
+    ev["_otlp"] = it
+    return ev
