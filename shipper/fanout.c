@@ -19,6 +19,7 @@
 __thread int ts_fo_worker;
 static __thread uint32_t tl_dropped, tl_delivered;
 static __thread uint64_t tl_retry_after_ns;
+static __thread struct sink *tl_sink;
 
 /* lock-free, so a signal handler may set it */
 static _Atomic uint64_t quit_ns;
@@ -99,6 +100,7 @@ int ts_fanout_add(struct ts_fanout *f, const struct ts_output_ops *ops, void *co
 	s->drop_when_full = q->when_full == TS_FULL_DEFAULT ? ops->default_drop_when_full
 							     : q->when_full == TS_FULL_DROP;
 	s->out.workers = 1;
+	s->out.durable = q->type == TS_QUEUE_DISK;
 	rc = ops->open(&s->out, conf, err, errlen);
 	if (rc) {
 		free(s);
@@ -202,6 +204,11 @@ static bool past_deadline(struct sink *s)
 	return late;
 }
 
+bool ts_out_past_deadline(void)
+{
+	return tl_sink && past_deadline(tl_sink);
+}
+
 /* Hand b to the sink until it is delivered, dropped, or the exit deadline
  * passes; every event ends in exactly one counter. A sink may say, during a
  * write, that some events went for good (ts_out_delivered: part of a bulk
@@ -212,6 +219,7 @@ bool ts_fo_deliver(struct sink *s, struct ts_batch *b)
 	uint32_t dropped = 0, delivered = 0, rest;
 	unsigned attempt = 0;
 
+	tl_sink = s;
 	if (atomic_load(&s->dead)) {
 		account(s, &s->dropped_error, b->n);
 		return true;

@@ -205,6 +205,9 @@ struct ts_output {
 	const struct ts_run *run;	/* set before open(), outlives the sink */
 	void *priv;		/* the sink's own state */
 	char name[64];		/* for messages and counters */
+	/* set before open(): its queue is on disk, so what fails for now is
+	 * better kept (TS_OUT_RETRY) than dropped; the next run has it too */
+	bool durable;
 	/* set by open() if wanted: */
 	struct ts_out_batching batching;
 	unsigned workers;	/* writes in flight at once (default 1: order kept) */
@@ -216,6 +219,10 @@ void ts_out_dropped(uint32_t n);	/* n events of this write dropped for good */
 void ts_out_delivered(uint32_t n);	/* n events of this write delivered for good,
 					   whatever the result says of the rest */
 void ts_out_retry_after(uint64_t ns);	/* the receiver asked to wait this long */
+/* The exit deadline has passed: a write that waits on its receiver (Kafka's
+ * delivery reports) gives up, says what went with ts_out_delivered, and
+ * returns TS_OUT_RETRY; the core counts the rest as dropped at exit. */
+bool ts_out_past_deadline(void);
 
 /* the table: defined in outputs/table.c, the only thing the core knows of
  * outputs/ */
