@@ -16,7 +16,7 @@ WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Ws
 CFLAGS    ?= -O2 -g
 CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread -I$(OUTPUT) -Ibpf -Ishipper \
              -DTCPSHIP_VERSION='"$(VERSION)"'
-LDLIBS    := -lbpf -lelf -lz -ldeflate -ljson-c -lcurl -lssl -lcrypto -lsystemd -lpthread
+LDLIBS    := -lbpf -lelf -lz -ldeflate -ljson-c -lcurl -lssl -lcrypto -lsystemd -lrdkafka -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function \
              -I$(OUTPUT) -Ibpf
 
@@ -34,7 +34,7 @@ BENCH_BIN   := $(patsubst tests/bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRC))
 
 .PHONY: all deps deps-test deps-bench run test test-unit test-integration test-vm bench clean install package
 
-all: tcpship $(TRIG_BIN) $(OUTPUT)/unit-tests $(BENCH_BIN)
+all: tcpship $(TRIG_BIN) $(OUTPUT)/unit-tests $(BENCH_BIN) $(OUTPUT)/lib/kafkamock
 
 # --- kernel side: clang -> bpftool gen object -> bpftool gen skeleton ---
 $(OUTPUT)/vmlinux.h: | $(OUTPUT)
@@ -83,6 +83,11 @@ $(OUTPUT)/unit-tests: $(UNIT_SRC) $(OUTPUT)/libtcpship.a $(wildcard tests/unit/*
 $(OUTPUT)/trig/%: tests/trig/%.c tests/trig/trig.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@ -lpthread
+
+# librdkafka's mock Kafka cluster, for the Kafka output's tests and bench
+$(OUTPUT)/lib/kafkamock: tests/lib/kafkamock.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ -lrdkafka
 
 $(OUTPUT)/bench/%: tests/bench/%.c $(OUTPUT)/libtcpship.a $(OUTPUT)/floor.skel.h \
 		   $(OUTPUT)/witness.skel.h

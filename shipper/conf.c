@@ -376,7 +376,7 @@ int ts_output_conf(const struct ts_output_req *req, const struct ts_output_ops *
 		if (!ops)
 			return ts_errf(err, errlen, "%s: unknown output (known: stdout, file:PATH, "
 				   "syslog, syslog://HOST:PORT, syslog+tcp://, syslog+tls://, "
-				   "syslog+unix://PATH, http://, https://)", req->where);
+				   "syslog+unix://PATH, http://, https://, kafka://BROKERS/TOPIC)", req->where);
 	} else {
 		if (!json_object_object_get_ex(req->obj, "type", &type) ||
 		    json_object_get_type(type) != json_type_string)
