@@ -191,9 +191,19 @@ static char *put_addr(char *p, const char *key, size_t klen, int family, const u
 {
 	char s[INET6_ADDRSTRLEN];
 
-	if (!inet_ntop(family, a, s, sizeof(s)))
-		return p;
-	return put_sattr(p, key, klen, s, strlen(s));
+	p = ts_put(p, key, klen);
+	if (family == AF_INET) {
+		/* by hand: inet_ntop costs more than the rest of the record's
+		 * attributes together */
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				*p++ = '.';
+			p = ts_put_u64(p, a[i]);
+		}
+	} else if (inet_ntop(family, a, s, sizeof(s))) {
+		p = ts_put(p, s, strlen(s));
+	}
+	return TS_PUTS(p, "\"}}");
 }
 
 #define PUT_ADDR(p, k, f, a) put_addr(p, SKEY(k), sizeof(SKEY(k)) - 1, f, a)
