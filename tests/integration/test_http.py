@@ -445,7 +445,7 @@ def test_bad_config_one_line_exit_2():
         # (the core echoes the -o SPEC itself in front of the message)
         (["-o", "http://user:pw@h/"], "user:password@ in the URL is refused"),
         ({"type": "http", "url": "http://h/", "format": "gelf"},
-         "outputs[0].format: 'gelf' is not one of ndjson, elasticsearch, loki, splunk_hec"),
+         "outputs[0].format: 'gelf' is not one of ndjson, elasticsearch, loki, splunk_hec, otlp"),
         ({"type": "http", "url": "ftp://h/"}, "url: must start with http:// or https://"),
         ({"type": "http"}, "url: missing"),
         ({"type": "http", "url": "https://h/", "tls": {"ca_file": "/nonexistent/ca.pem"}},

@@ -733,7 +733,7 @@ TEST(http_config_mistakes_are_one_line)
 		{ "{\"type\":\"http\",\"url\":\"htp://x/\"}", "url: must start with http" },
 		{ "{\"type\":\"http\",\"url\":\"http:///x\"}", "url: no host" },
 		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"format\":\"gelf\"}",
-		  "outputs[0].format: 'gelf' is not one of ndjson, elasticsearch, loki, splunk_hec" },
+		  "outputs[0].format: 'gelf' is not one of ndjson, elasticsearch, loki, splunk_hec, otlp" },
 		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"compression\":\"zstd\"}",
 		  "outputs[0].compression: 'zstd' is not one of none, gzip" },
 		{ "{\"type\":\"http\",\"url\":\"http://x/\",\"batch\":{\"max_events\":0}}",
