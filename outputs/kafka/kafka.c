@@ -149,7 +149,7 @@ static void producer_free(struct ts_kafka *p)
 
 static int producer_new(struct ts_kafka *p, char *err, size_t errlen)
 {
-	rd_kafka_conf_t *kc = ts_kafka_make_conf(p->c, p, err, errlen);
+	rd_kafka_conf_t *kc = ts_kafka_make_conf(p->c, p, true, err, errlen);
 	char why[512];
 
 	if (!kc)

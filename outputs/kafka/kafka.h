@@ -34,10 +34,11 @@ void ts_kafka_conf_init(void *conf);
 int ts_kafka_conf_spec(void *conf, const char *spec, char *err, size_t errlen);
 int ts_kafka_check(const void *conf, char *err, size_t errlen);
 /* The producer's configuration, with every property checked by librdkafka
- * itself; secrets are read from their files here and never printed. opaque
- * goes to the callbacks. NULL, and one line in err. */
-rd_kafka_conf_t *ts_kafka_make_conf(const struct ts_kafka_conf *c, void *opaque, char *err,
-				    size_t errlen);
+ * itself; with secrets, they are read from their files here (never
+ * printed), else a stand-in is checked (--check-config). opaque goes to the
+ * callbacks. NULL, and one line in err. */
+rd_kafka_conf_t *ts_kafka_make_conf(const struct ts_kafka_conf *c, void *opaque, bool secrets,
+				    char *err, size_t errlen);
 /* A librdkafka property that holds a secret: given by file only, never
  * shown. */
 bool ts_kafka_secret_property(const char *name);

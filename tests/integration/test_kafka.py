@@ -401,8 +401,8 @@ def test_config_mistakes_exit_2_one_line_secrets_never_shown():
     check({"properties": {"no.such.property": "1"}}, r"properties\.no\.such\.property")
     check({"properties": {"bootstrap.servers": "x:1"}}, r"use brokers")
     check({"properties": {"sasl.password": secret}}, r"use property_files")
-    check({"property_files": {"sasl.password": os.path.join(d, "none")}},
-          r"property_files\.sasl\.password")
+    # secret files are read at start, not by --check-config (as token_file)
+    check({"property_files": {"sasl.password": os.path.join(d, "none")}}, None, rc=0)
     check({"property_files": {"no.such.secret": pw}}, r"librdkafka refuses it")
     check({"properties": {"acks": "1"}}, None, rc=0)
     check({"properties": {"security.protocol": "sasl_plaintext", "sasl.mechanisms": "PLAIN",
@@ -410,3 +410,18 @@ def test_config_mistakes_exit_2_one_line_secrets_never_shown():
            "property_files": {"sasl.password": pw}}, None, rc=0)
     p = run_tcpship("--check-config", "-o", "kafka://127.0.0.1:9092")
     assert p.returncode == 2 and "topic: missing" in p.stderr, p.stderr
+
+
+def test_missing_secret_file_at_start_exit_2_nothing_started():
+    require_root()
+    d = tmpdir()
+    cfg = os.path.join(d, "c.json")
+    with open(cfg, "w") as f:
+        json.dump({"outputs": [{"type": "kafka", "brokers": "127.0.0.1:9", "topic": "t",
+                                "property_files": {"sasl.password": os.path.join(d, "no")}}]},
+                  f)
+    p = run_tcpship("-c", cfg)
+    err = p.stderr.strip().splitlines()
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert len(err) == 1 and "property_files.sasl.password" in err[0], err
+    assert "ready" not in p.stderr
