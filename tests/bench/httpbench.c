@@ -22,7 +22,13 @@
  * back to its input with zlib. It decides which library the sink uses: the
  * faster one for the same ratio.
  *
+ * With --kafka MOCK (tests/lib/kafkamock), the Kafka output too: the same
+ * feed into librdkafka's mock cluster (3 brokers on loopback, in its own
+ * process like the discard server), a topic of 6 partitions per run, and
+ * the topic's message count must equal what was fed.
+ *
  *   httpbench [--events N] [--quick] [--max-events N] [--in-flight N] [--gzip-only]
+ *             [--kafka MOCK]
  *
  * Prints "name value unit" lines, then one JSON line with every figure.
  */
@@ -33,6 +39,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -63,6 +70,74 @@ static uint64_t n_events = 2000000;
 static unsigned max_events = 1000, in_flight = 1;
 static double gzip_time_s = 1.0;
 static bool gzip_only;
+static const char *kafka_mock;
+
+/* ---- librdkafka's mock cluster (child), for the kafka runs ---- */
+
+static FILE *mock_in, *mock_out;
+static pid_t mock_pid;
+static char mock_boot[512];
+
+/* One command, one answer line into ans. */
+static int mock_cmd(char *ans, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int mock_cmd(char *ans, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(mock_in, fmt, ap);
+	va_end(ap);
+	fputc('\n', mock_in);
+	fflush(mock_in);
+	if (!fgets(ans, (int)cap, mock_out))
+		return -EPIPE;
+	ans[strcspn(ans, "\n")] = 0;
+	return strncmp(ans, "error", 5) ? 0 : -EIO;
+}
+
+static int mock_start(void)
+{
+	int in[2], out[2];
+
+	if (pipe(in) || pipe(out))
+		return -errno;
+	mock_pid = fork();
+	if (mock_pid < 0)
+		return -errno;
+	if (!mock_pid) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execl(kafka_mock, kafka_mock, "3", "bench", "6", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	mock_in = fdopen(in[1], "w");
+	mock_out = fdopen(out[0], "r");
+	if (!mock_in || !mock_out || !fgets(mock_boot, sizeof(mock_boot), mock_out) ||
+	    strncmp(mock_boot, "bootstrap ", 10))
+		return -EIO;
+	mock_boot[strcspn(mock_boot, "\n")] = 0;
+	memmove(mock_boot, mock_boot + 10, strlen(mock_boot + 10) + 1);
+	return 0;
+}
+
+static uint64_t mock_count(const char *topic)
+{
+	char ans[128];
+	unsigned long long n = 0;
+	int unknown = 1;
+
+	/* a partition whose watermarks did not come is asked again */
+	for (int k = 0; k < 5 && unknown; k++)
+		if (mock_cmd(ans, sizeof(ans), "count %s", topic) ||
+		    sscanf(ans, "count %llu unknown %d", &n, &unknown) != 2)
+			return 0;
+	return unknown ? 0 : n;
+}
 
 /* ---- the discard server (child) ---- */
 
@@ -479,7 +554,7 @@ static uint64_t counter(const char *extra, const char *key)
 static int run(const char *name, int port, const char *format, const char *compression,
 	       int level, struct result *res)
 {
-	char json[512], err[512];
+	char json[1024], err[512];
 	struct ts_output_req req = { 0 };
 	struct ts_queue_opts q = { 0 };
 	const struct ts_output_ops *ops;
@@ -499,12 +574,31 @@ static int run(const char *name, int port, const char *format, const char *compr
 
 	if (level)
 		snprintf(lvl, sizeof(lvl), "\"compression_level\":%d,", level);
-	snprintf(json, sizeof(json),
-		 "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\",\"format\":\"%s\","
-		 "\"compression\":\"%s\","
-		 "%s\"in_flight\":%u,\"batch\":{\"max_events\":%u,\"max_bytes\":\"4MiB\","
-		 "\"max_delay\":\"200ms\"},\"queue\":{\"max_events\":16384,\"when_full\":\"block\"}}",
-		 port, format, compression, lvl, in_flight, max_events);
+	bool kafka = !strcmp(format, "kafka");
+	char topic[64] = "";
+
+	if (kafka) {
+		char ans[128];
+
+		snprintf(topic, sizeof(topic), "bench-%s", compression);
+		if (mock_cmd(ans, sizeof(ans), "topic %s 6", topic)) {
+			fprintf(stderr, "httpbench: kafkamock: %s\n", ans);
+			return -EIO;
+		}
+		snprintf(json, sizeof(json),
+			 "{\"type\":\"kafka\",\"brokers\":\"%s\",\"topic\":\"%s\","
+			 "\"compression\":\"%s\",\"batch\":{\"max_delay\":\"200ms\"},"
+			 "\"queue\":{\"max_events\":65536,\"when_full\":\"block\"}}",
+			 mock_boot, topic, compression);
+	} else {
+		snprintf(json, sizeof(json),
+			 "{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d/\",\"format\":\"%s\","
+			 "\"compression\":\"%s\","
+			 "%s\"in_flight\":%u,\"batch\":{\"max_events\":%u,\"max_bytes\":\"4MiB\","
+			 "\"max_delay\":\"200ms\"},\"queue\":{\"max_events\":16384,"
+			 "\"when_full\":\"block\"}}",
+			 port, format, compression, lvl, in_flight, max_events);
+	}
 	req.obj = json_tokener_parse(json);
 	snprintf(req.where, sizeof(req.where), "bench");
 	atomic_store(&sh->events, 0);
@@ -556,11 +650,12 @@ static int run(const char *name, int port, const char *format, const char *compr
 	res->sent_bytes = counter(st.extra, "sent_bytes=");
 	res->ratio = res->sent_bytes ? (double)res->body_bytes / (double)res->sent_bytes : 0;
 	/* the server counts as the answers go out: give it a moment */
-	for (int k = 0; k < 200 && atomic_load(&sh->events) < st.events_out; k++)
+	for (int k = 0; !kafka && k < 200 && atomic_load(&sh->events) < st.events_out; k++)
 		usleep(10000);
-	res->delivered = atomic_load(&sh->events);
+	/* what Kafka holds: its partitions' high watermarks */
+	res->delivered = kafka ? mock_count(topic) : atomic_load(&sh->events);
 	res->ok = st.events_out == n_events && res->delivered == n_events &&
-		  !atomic_load(&sh->bad);
+		  (kafka || !atomic_load(&sh->bad));
 	if (!res->ok)
 		fprintf(stderr, "httpbench: %s: %llu fed, %llu out, %llu arrived, %llu bad; %s\n",
 			name, (unsigned long long)n_events, (unsigned long long)st.events_out,
@@ -580,12 +675,13 @@ static void parse_args(int argc, char **argv)
 		{ "in-flight", required_argument, NULL, 'f' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "gzip-only", no_argument, NULL, 'g' },
+		{ "kafka", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:b:f:qgh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:b:f:qgk:h", opts, NULL)) != -1) {
 		uint64_t v;
 
 		switch (c) {
@@ -611,6 +707,9 @@ static void parse_args(int argc, char **argv)
 		case 'g':
 			gzip_only = true;
 			break;
+		case 'k':
+			kafka_mock = optarg;
+			break;
 		default:
 			goto usage;
 		}
@@ -618,7 +717,7 @@ static void parse_args(int argc, char **argv)
 	return;
 usage:
 	fprintf(stderr, "usage: httpbench [--events N] [--max-events N] [--in-flight N] "
-			"[--quick] [--gzip-only]\n");
+			"[--quick] [--gzip-only] [--kafka MOCK]\n");
 	exit(2);
 }
 
@@ -633,8 +732,12 @@ int main(int argc, char **argv)
 		{ "ndjson+gzip6", "ndjson", "gzip", 6 },
 		{ "es+gzip", "elasticsearch", "gzip", 0 },
 		{ "loki+gzip", "loki", "gzip", 0 },
+		{ "kafka", "kafka", "none", 0 },
+		{ "kafka+lz4", "kafka", "lz4", 0 },
+		{ "kafka+zstd", "kafka", "zstd", 0 },
 	};
-	struct result res[5];
+	struct result res[8];
+	size_t n_cfgs = sizeof(cfgs) / sizeof(cfgs[0]);
 	struct gz_bodies bd = { 0 };
 	struct gz_result zl, ld;
 	struct sockaddr_in a = { .sin_family = AF_INET };
@@ -678,7 +781,14 @@ int main(int argc, char **argv)
 		_exit(0);
 	}
 	close(lfd);
-	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
+	if (!kafka_mock)
+		n_cfgs -= 3;
+	else if (mock_start()) {
+		fprintf(stderr, "httpbench: cannot start %s\n", kafka_mock);
+		kill(child, SIGKILL);
+		return 1;
+	}
+	for (size_t i = 0; i < n_cfgs; i++) {
 		if (run(cfgs[i].name, ntohs(a.sin_port), cfgs[i].format, cfgs[i].comp, cfgs[i].level,
 			&res[i])) {
 			failed = 1;
@@ -694,13 +804,17 @@ int main(int argc, char **argv)
 	}
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
+	if (mock_pid > 0) {
+		kill(mock_pid, SIGKILL);
+		waitpid(mock_pid, NULL, 0);
+	}
 	if (failed)
 		return 1;
 	printf("{\"events\":%llu,\"max_events\":%u,\"in_flight\":%u,",
 	       (unsigned long long)n_events, max_events, in_flight);
 	gz_json(&bd, &zl, &ld);
 	printf(",\"runs\":{");
-	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++)
+	for (size_t i = 0; i < n_cfgs; i++)
 		printf("%s\"%s\":{\"events_per_s\":%.0f,\"cpu_cores\":%.3f,"
 		       "\"sink_cpu_ns_per_event\":%.1f,\"feed_cpu_ns_per_event\":%.1f,"
 		       "\"compression_ratio\":%.3f,\"requests\":%llu,\"body_bytes\":%llu,"
