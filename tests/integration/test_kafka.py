@@ -16,8 +16,9 @@ import re
 import socket
 import time
 
+from clickhouse import ClickHouse
 from kafkamock import KafkaMock
-from tslib import Tcpship, at_cleanup, require_root, run_tcpship, tmpdir, trig, wait_until
+from tslib import ROOT, Tcpship, require_root, run_tcpship, tmpdir, trig, wait_until
 
 EVENTS = "connect,accept,close"
 
@@ -367,6 +368,48 @@ def test_disk_queue_keeps_an_outage_across_kill_9():
     msgs = exactly_once(mock, run1 + file_lines(d))
     assert len(mine(msgs, gts)) == 40 and len(mine(msgs, gts2)) == 20
     assert s["replayed"] >= len(run1) and s["dropped_error"] == 0, s
+
+
+# ------------------------------------------------------------ a fleet's path
+
+def sql_statements(name, **subst):
+    with open(os.path.join(ROOT, "schemas", name)) as f:
+        sql = "\n".join(l for l in f.read().splitlines() if not l.startswith("--"))
+    for k, v in subst.items():
+        sql = sql.replace(k, v)
+    return [s for s in sql.split(";") if s.strip()]
+
+
+def test_clickhouse_kafka_engine_reads_every_event_into_tcp_events():
+    """agents -> Kafka -> a real ClickHouse's Kafka engine, with the shipped
+    DDL (schemas/clickhouse.sql, schemas/clickhouse-kafka.sql)."""
+    require_root()
+    d = tmpdir()
+    mock = KafkaMock(partitions=3)
+    ch = ClickHouse(data_dir=os.path.join(d, "clickhouse"),
+                    extra_config="<kafka><auto_offset_reset>smallest</auto_offset_reset></kafka>")
+    for stmt in sql_statements("clickhouse.sql") + sql_statements(
+            "clickhouse-kafka.sql", **{"kafka1:9092,kafka2:9092,kafka3:9092": mock.bootstrap}):
+        ch.query(stmt)
+    ts = start(d, mock)
+    gts = traffic(10)
+    ts.stop()
+    lines = [json.loads(l) for l in file_lines(d)]
+    want = {(e["agent_id"], e["seq"]) for e in lines}
+
+    def stored():
+        (r,) = ch.rows("SELECT count() AS n FROM tcp_events")
+        return int(r["n"]) >= len(want)
+    wait_until(stored, 60, f"{len(want)} rows through the Kafka engine", interval=0.5)
+    rows = ch.rows("SELECT agent_id, seq, type, pid, sport, dport FROM tcp_events FINAL")
+    got = {(r["agent_id"], int(r["seq"])) for r in rows}
+    assert got == want, (sorted(want - got)[:3], sorted(got - want)[:3])
+    p = pids(gts)
+    ours = [r for r in rows if r["pid"] is not None and int(r["pid"]) in p]
+    assert len(ours) == 4 * len(gts), len(ours)
+    for g in gts:
+        (c,) = [r for r in ours if r["type"] == "connect" and int(r["pid"]) == g["client_pid"]]
+        assert int(c["sport"]) == g["client_port"] and int(c["dport"]) == g["server_port"], c
 
 
 # ------------------------------------------------------------ config

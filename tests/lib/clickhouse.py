@@ -63,7 +63,7 @@ class ClickHouse:
     as a collector that goes away and comes back. start=False: nothing runs
     yet (the port is only reserved in this object)."""
 
-    def __init__(self, timeout=60, port=None, data_dir=None, start=True):
+    def __init__(self, timeout=60, port=None, data_dir=None, start=True, extra_config=""):
         if not os.access(SERVER, os.X_OK):
             raise Skip(f"{SERVER} missing: apt-get install clickhouse-server")
         if data_dir is None:
@@ -77,7 +77,8 @@ class ClickHouse:
         self.proc = None
         self.out = None
         with open(os.path.join(self.dir, "config.xml"), "w") as f:
-            f.write(CONFIG.format(d=self.dir, port=self.port))
+            f.write(CONFIG.format(d=self.dir, port=self.port).replace(
+                "</yandex>", extra_config + "\n</yandex>"))
         with open(os.path.join(self.dir, "users.xml"), "w") as f:
             f.write(USERS)
         at_cleanup(self.stop)
