@@ -874,6 +874,8 @@ def test_crash_loop_every_published_event_delivered():
     for c in colls:
         at_cleanup(c.stop)
     coll.sticky = None
+    acc = accepted_all(colls)
+    pending = [k for k in keys if not acc.get(k)]   # the last run's to deliver
     ts = start(cfg, qd)
     what = f"seed {seed}, states {states}, {cuts} partial file lines cut after kills"
 
@@ -906,7 +908,9 @@ def test_crash_loop_every_published_event_delivered():
             diff = [k for k, l in c.lines_by_key.items() if k in lines and l != lines[k]]
         assert not diff, (what, diff[:3])
     s = sink(ts, "es")
-    assert s["replayed"] > 0, s
+    # what was still undelivered came from the disk (a seed whose runs
+    # delivered everything before the last leaves it nothing to replay)
+    assert s["replayed"] > 0 or not pending, (what, len(pending), s)
 
 
 # ------------------------------------------------------------ start-up errors
