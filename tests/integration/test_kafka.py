@@ -204,7 +204,8 @@ def test_produce_errors_and_late_answers_retried_never_duplicated():
     for b in (1, 2, 3):
         mock.cmd(f"errors {b} produce 3 NOT_LEADER_FOR_PARTITION")
         mock.cmd(f"errors {b} produce 2 REQUEST_TIMED_OUT")
-    ts = start(d, mock, {"properties": {"request.timeout.ms": "800", "retry.backoff.ms": "50"}})
+    ts = start(d, mock, {"properties": {"request.timeout.ms": "800", "retry.backoff.ms": "50"}},
+               args=("--stats=500ms",))
     gts = traffic(20)
     for b in (1, 2, 3):
         mock.cmd(f"slow {b} produce 2 2000")
@@ -215,7 +216,11 @@ def test_produce_errors_and_late_answers_retried_never_duplicated():
             return True
         gts.append(trig("tcp_pair"))    # more produce requests
         return False
-    wait_until(used, 60, "every injected answer used")
+    try:
+        wait_until(used, 60, "every injected answer used")
+    except AssertionError as e:
+        left = [mock.cmd(f"stack {b} produce") for b in (1, 2, 3)]
+        raise AssertionError(f"{e}: left {left}, {stats_of(ts)}, {ts.stderr[-1500:]}")
     gts += traffic(5)
     ts.stop()
     total, s = sink(ts)
@@ -239,7 +244,10 @@ def test_a_broker_down_then_up_loses_nothing():
     def held():
         s = stats_of(ts)
         return s if s and s["produced"] > s["acked"] >= 20 else None
-    s = wait_until(held, 20, "events for broker 2's partitions held")
+    try:
+        s = wait_until(held, 20, "events for broker 2's partitions held")
+    except AssertionError as e:
+        raise AssertionError(f"{e}: {stats_of(ts)}, {ts.stderr[-1500:]}")
     assert s["dropped_error"] == s["timed_out"] == 0, s
     mock.cmd("up 2")
     gts += traffic(5)

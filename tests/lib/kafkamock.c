@@ -36,7 +36,18 @@
 static rd_kafka_t *mrk;
 static rd_kafka_mock_cluster_t *mc;
 static const char *boot;
-static int rf;
+static int rf, n_brokers;
+
+/* Leaders round robin, so every broker leads a partition (the mock's own
+ * choice may leave one broker leading none: then it sees no produce). */
+static rd_kafka_resp_err_t topic_create(const char *name, int partitions)
+{
+	rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, name, partitions, rf);
+
+	for (int p = 0; !e && p < partitions; p++)
+		e = rd_kafka_mock_partition_set_leader(mc, name, p, p % n_brokers + 1);
+	return e;
+}
 
 static rd_kafka_resp_err_t err_by_name(const char *name)
 {
@@ -181,7 +192,7 @@ static void command(char *line)
 	int x, y, z;
 
 	if (sscanf(line, "topic %255s %d", a, &x) == 2) {
-		rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, a, x, rf);
+		rd_kafka_resp_err_t e = topic_create(a, x);
 
 		printf(e ? "error %s\n" : "ok\n", rd_kafka_err2name(e));
 	} else if (sscanf(line, "down %d", &x) == 1) {
@@ -242,8 +253,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kafkamock: cannot start the mock cluster\n");
 		return 1;
 	}
-	rf = atoi(argv[1]) < 3 ? 1 : 3;
-	if (rd_kafka_mock_topic_create(mc, argv[2], atoi(argv[3]), rf)) {
+	n_brokers = atoi(argv[1]);
+	rf = n_brokers < 3 ? 1 : 3;
+	if (topic_create(argv[2], atoi(argv[3]))) {
 		fprintf(stderr, "kafkamock: cannot create topic %s\n", argv[2]);
 		return 1;
 	}
