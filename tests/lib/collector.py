@@ -39,6 +39,7 @@ that is down for a while).
 """
 import base64
 import collections
+import errno
 import gzip
 import json
 import re
@@ -104,6 +105,20 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def _bind_retrying(port, timeout=10):
+    """A collector back on its old port: while it was down, a short-lived
+    socket of the tests (a trigger's server, an outgoing connection's
+    ephemeral port) may hold that port for a moment. Bounded retries."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return _Server(("127.0.0.1", port), _Handler)
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE or not port or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class _Server(ThreadingHTTPServer):
@@ -173,7 +188,7 @@ class Collector:
         self.lines_by_key = {}                  # (agent_id, seq) -> its line's bytes (ndjson,
         self._raw = threading.local()           # elasticsearch), as received first
         self._released = threading.Event()
-        self.srv = _Server(("127.0.0.1", port), _Handler)
+        self.srv = _bind_retrying(port)
         self.srv.coll = self
         if tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
