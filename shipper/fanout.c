@@ -204,6 +204,20 @@ static bool past_deadline(struct sink *s)
 	return late;
 }
 
+const uint64_t ts_write_bucket_ns[TS_WRITE_BUCKETS] = {
+	1000000ULL, 5000000ULL, 10000000ULL, 25000000ULL, 50000000ULL, 100000000ULL,
+	250000000ULL, 500000000ULL, 1000000000ULL, 2500000000ULL, 5000000000ULL, 10000000000ULL,
+};
+
+static void count_write(struct sink *s, uint64_t ns)
+{
+	for (int i = 0; i < TS_WRITE_BUCKETS; i++)
+		if (ns <= ts_write_bucket_ns[i])
+			atomic_fetch_add(&s->write_le[i], 1);
+	atomic_fetch_add(&s->writes, 1);
+	atomic_fetch_add(&s->write_ns, ns);
+}
+
 bool ts_out_past_deadline(void)
 {
 	return tl_sink && past_deadline(tl_sink);
@@ -240,7 +254,10 @@ bool ts_fo_deliver(struct sink *s, struct ts_batch *b)
 		}
 		tl_dropped = tl_delivered = 0;
 		tl_retry_after_ns = 0;
+		uint64_t t0 = ts_now_ns(CLOCK_MONOTONIC);
+
 		r = s->out.ops->write(&s->out, b, 0, b->n);
+		count_write(s, ts_now_ns(CLOCK_MONOTONIC) - t0);
 		rest = b->n - dropped - delivered;
 		if (tl_dropped > rest)
 			tl_dropped = rest;
@@ -661,6 +678,10 @@ void ts_fanout_stats(const struct ts_fanout *f, int i, struct ts_sink_stats *st)
 	st->retries = atomic_load(&s->retries);
 	st->dead = atomic_load(&s->dead);
 	st->dropped_disk = atomic_load(&s->dropped_disk);
+	for (int k = 0; k < TS_WRITE_BUCKETS; k++)
+		st->write_le[k] = atomic_load(&s->write_le[k]);
+	st->writes = atomic_load(&s->writes);
+	st->write_ns = atomic_load(&s->write_ns);
 	if (s->dq) {
 		st->disk = true;
 		ts_dq_stats(s->dq, &st->dq);

@@ -45,6 +45,11 @@ struct ts_queue_opts {
 	unsigned schema;		/* the output's "schema": a TS_SHAPE_* + 1, 0: not given */
 };
 
+/* How long each write (one HTTP request, one Kafka unit, one file write)
+ * took, for the metrics' histogram: upper bounds in ns. */
+#define TS_WRITE_BUCKETS 12
+extern const uint64_t ts_write_bucket_ns[TS_WRITE_BUCKETS];
+
 struct ts_sink_stats {
 	char name[64];
 	uint64_t queued;		/* events waiting now */
@@ -58,6 +63,8 @@ struct ts_sink_stats {
 	struct ts_dq_stats dq;
 	char extra[512];		/* the sink's own counters */
 	bool dead;
+	uint64_t write_le[TS_WRITE_BUCKETS];	/* writes that took <= each bound */
+	uint64_t writes, write_ns;		/* all writes, and their time */
 };
 
 struct ts_fanout;

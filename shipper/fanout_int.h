@@ -51,6 +51,7 @@ struct sink {
 	/* a disk queue: the records live there, not in head..tail */
 	struct ts_dq *dq;
 	_Atomic uint64_t dropped_disk;
+	_Atomic uint64_t write_le[TS_WRITE_BUCKETS], writes, write_ns;
 	bool disk_failing;		/* said so once per stretch of failures */
 };
 

@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "shape.h"
 #include "fanout.h"
+#include "metrics.h"
 #include "options.h"
 #include "probes.h"
 #include "cgroupfs.h"
@@ -57,6 +58,9 @@ static void make_agent_id(char out[40])
 		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
 		 b[12], b[13], b[14], b[15]);
 }
+
+/* --metrics-address: the server, or NULL */
+static struct ts_metrics *metrics;
 
 static void report_sinks(FILE *f, const struct ts_fanout *fan)
 {
@@ -179,11 +183,40 @@ static int output_shape(const struct ts_options *o, const struct ts_output_ops *
 
 /* --check-config: every output parsed against its table and checked, none
  * opened */
+/* --metrics-address: a usage error before anything starts */
+static int metrics_check(const struct ts_options *o)
+{
+	char err[256];
+
+	if (o->metrics_address && ts_metrics_parse(o->metrics_address, err, sizeof(err))) {
+		fprintf(stderr, "tcpship: %s\n", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The socket before any hook: a port in use is one line, nothing started. */
+static int metrics_open(const struct ts_options *o)
+{
+	char err[256];
+	int rc;
+
+	if (!o->metrics_address)
+		return 0;
+	metrics = ts_metrics_start(o->metrics_address, &rc, err, sizeof(err));
+	if (metrics)
+		return 0;
+	fprintf(stderr, "tcpship: %s\n", err);
+	return rc == -EINVAL ? EXIT_USAGE : 1;
+}
+
 static int check_config(struct ts_options *o)
 {
 	char err[512];
 
 	default_output(o);
+	if (metrics_check(o))
+		return EXIT_USAGE;
 	for (int i = 0; i < o->n_outputs; i++) {
 		const struct ts_output_ops *ops;
 		struct ts_queue_opts q = {};
@@ -307,7 +340,7 @@ static void on_signals(void)
 static int run(const struct ts_options *o, struct ts_reader *reader, struct ts_probes *probes,
 	       struct ts_fanout *fan)
 {
-	uint64_t end_ns = 0, next_stats = 0;
+	uint64_t end_ns = 0, next_stats = 0, next_metrics = 0;
 	/* without per-record wake-ups the reader must look on its own: this
 	 * bounds how late a lone event can be */
 	int poll_ms = o->wakeup_bytes ? 10 : 100;
@@ -335,6 +368,10 @@ static int run(const struct ts_options *o, struct ts_reader *reader, struct ts_p
 			return 0;
 		}
 		now = ts_now_ns(CLOCK_MONOTONIC);
+		if (metrics && now >= next_metrics) {
+			ts_metrics_update(metrics, reader, probes, fan, true);
+			next_metrics = now + 1000000000ULL;
+		}
 		if (next_stats && now >= next_stats) {
 			report(stderr, "stats", reader, probes, fan);
 			next_stats = now + o->stats_interval_ns;
@@ -359,8 +396,8 @@ int main(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
-	if (o.check_config) {
-		rc = check_config(&o);
+	if (o.check_config || (rc = metrics_check(&o))) {
+		rc = o.check_config ? check_config(&o) : rc;
 		ts_config_release(&o);
 		return rc;
 	}
@@ -392,6 +429,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcpship: warning: %s\n", err);
 	rc = resolve_cgroups(&o, ident, cg_ids);
 	if (rc)
+		goto cleanup_fan;
+	if ((rc = metrics_open(&o)))
 		goto cleanup_fan;
 	rc = ts_probes_start(&probes, &o, cg_ids, err, sizeof(err));
 	if (!rc)
@@ -426,6 +465,7 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto cleanup;
 	}
+	ts_metrics_update(metrics, &reader, &probes, fan, true);	/* /healthz: 503 until now */
 	if (o.format == TS_FMT_TEXT) {
 		fputs(ts_text_header(), stdout);
 		fflush(stdout);
@@ -438,6 +478,8 @@ int main(int argc, char **argv)
 	rc = run(&o, &reader, &probes, fan);
 
 	sd_notify(0, "STOPPING=1");
+	/* /healthz says it from now on */
+	ts_metrics_update(metrics, &reader, &probes, fan, false);
 	/* no new records, then everything the ring buffer still holds */
 	ts_probes_detach(&probes);
 	ts_reader_drain(&reader);
@@ -445,11 +487,11 @@ int main(int argc, char **argv)
 	if (reader.summary)
 		ts_summary_print(reader.summary, o.summary_n, stderr);
 	report(stderr, "exit", &reader, &probes, fan);
-
 cleanup:
 	ts_reader_free(&reader);
 	ts_probes_destroy(&probes);
 cleanup_fan:
+	ts_metrics_stop(metrics);
 	ts_ident_free(ident);
 	if (!fan)
 		fprintf(stderr, "tcpship: out of memory\n");

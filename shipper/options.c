@@ -111,7 +111,8 @@ static const struct optdef defs[] = {
 		  "stdout, file:PATH, syslog (the local socket),\n"
 		  "syslog://HOST:PORT (UDP), syslog+tcp://HOST:PORT,\n"
 		  "syslog+tls://HOST:PORT, syslog+unix://PATH,\n"
-		  "http://HOST:PORT/PATH, https://HOST:PORT/PATH" },
+		  "http://HOST:PORT/PATH, https://HOST:PORT/PATH,\n"
+		  "kafka://HOST:PORT[,HOST:PORT..]/TOPIC" },
 	{ "config", 'c', NULL, "FILE", K_CONFIG,
 	  .help = "a JSON config file (see packaging/tcpship.json);\n"
 		  "options given here override it" },
@@ -122,6 +123,9 @@ static const struct optdef defs[] = {
 	{ "queue-dir", 0, "queue.dir", "DIR", K_PATH, 0, OFF(queue_dir),
 	  .help = "where disk queues live, a folder per output\n"
 		  "(default " TS_QUEUE_DIR ")" },
+	{ "metrics-address", 0, "metrics.address", "ADDR:PORT", K_PATH, 0, OFF(metrics_address),
+	  .help = "serve Prometheus metrics on /metrics and a health\n"
+		  "check on /healthz (127.0.0.1:9464, [::1]:9464, :9464)" },
 	{ "format", 'f', "format", "FMT", K_CHOICE, 0, OFF(format), .choices = format_names,
 	  .help = "json (default) or text (a table for people)" },
 	{ "schema", 0, "schema", "NAME", K_CHOICE, 0, OFF(schema), .choices = ts_schema_names,
