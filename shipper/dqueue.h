@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <stdio.h>
 
 #include "sink.h"
@@ -90,6 +91,9 @@ bool ts_dq_commit(struct ts_dq *q, const struct ts_dq_span *span);
  * records stay on disk for the next one. */
 void ts_dq_abandon(struct ts_dq *q, const struct ts_dq_span *span);
 void ts_dq_stats(struct ts_dq *q, struct ts_dq_stats *st);
+/* --user: the folder and everything in it to uid:gid, so the queue goes on
+ * after the privilege drop. 0 or -errno. */
+int ts_dq_chown(struct ts_dq *q, uid_t uid, gid_t gid);
 /* Sync what the policy asks and release the lock. NULL-safe. */
 void ts_dq_close(struct ts_dq *q);
 

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The disk queue's reader side: records back from the segments into units,
  * damage skipped to the next valid frame and counted. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dqueue_int.h"
@@ -334,4 +336,24 @@ int ts_dq_read(struct ts_dq *q, struct ts_batch *u, uint32_t max_n, size_t max_b
 	span->to = r.to;
 	span->slot = slot;
 	return 0;
+}
+
+int ts_dq_chown(struct ts_dq *q, uid_t uid, gid_t gid)
+{
+	DIR *d;
+	struct dirent *de;
+	int rc = 0;
+
+	if (fchown(q->dirfd, uid, gid))
+		return -errno;
+	d = fdopendir(dup(q->dirfd));
+	if (!d)
+		return -errno;
+	rewinddir(d);	/* the dup shares the offset an earlier scan left at the end */
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' &&
+		    fchownat(q->dirfd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) && !rc)
+			rc = -errno;
+	closedir(d);
+	return rc;
 }

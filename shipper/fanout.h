@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <stdio.h>
 
 #include "dqueue.h"
@@ -92,6 +93,9 @@ void ts_fanout_quit(uint64_t deadline_ns);
  * ns) and count what is left as dropped at exit. */
 void ts_fanout_stop(struct ts_fanout *f, uint64_t deadline_ns);
 int ts_fanout_count(const struct ts_fanout *f);
+/* --user: every disk queue's folder to uid:gid (before the drop). 0, or
+ * -errno and one line in err. */
+int ts_fanout_chown(struct ts_fanout *f, uid_t uid, gid_t gid, char *err, size_t errlen);
 void ts_fanout_stats(const struct ts_fanout *f, int i, struct ts_sink_stats *s);
 void ts_fanout_free(struct ts_fanout *f);
 

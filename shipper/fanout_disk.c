@@ -227,3 +227,16 @@ void *ts_fo_dworker(void *arg)
 	return NULL;
 }
 
+
+int ts_fanout_chown(struct ts_fanout *f, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	for (int i = 0; i < f->n; i++) {
+		struct sink *s = f->sinks[i];
+		int rc = s->dq ? ts_dq_chown(s->dq, uid, gid) : 0;
+
+		if (rc)
+			return ts_err(err, errlen, rc, "%s: cannot give its disk queue to %u:%u: %s",
+				      s->out.name, uid, gid, strerror(-rc));
+	}
+	return 0;
+}

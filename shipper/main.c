@@ -18,6 +18,7 @@
 #include "fanout.h"
 #include "metrics.h"
 #include "options.h"
+#include "privs.h"
 #include "probes.h"
 #include "cgroupfs.h"
 #include "ident.h"
@@ -183,16 +184,52 @@ static int output_shape(const struct ts_options *o, const struct ts_output_ops *
 
 /* --check-config: every output parsed against its table and checked, none
  * opened */
-/* --metrics-address: a usage error before anything starts */
+/* --metrics-address and --user: usage errors before anything starts */
 static int metrics_check(const struct ts_options *o)
 {
 	char err[256];
+	uid_t uid;
+	gid_t gid;
 
-	if (o->metrics_address && ts_metrics_parse(o->metrics_address, err, sizeof(err))) {
+	if ((o->metrics_address && ts_metrics_parse(o->metrics_address, err, sizeof(err))) ||
+	    (o->user && ts_privs_lookup(o->user, &uid, &gid, err, sizeof(err)))) {
 		fprintf(stderr, "tcpship: %s\n", err);
 		return EXIT_USAGE;
 	}
 	return 0;
+}
+
+/* --user: everything is attached and open; from here on, no privilege */
+static int become_user(const struct ts_options *o, struct ts_fanout *fan)
+{
+	char err[256];
+	uid_t uid;
+	gid_t gid;
+
+	if (!o->user)
+		return 0;
+	if (ts_privs_lookup(o->user, &uid, &gid, err, sizeof(err)) ||
+	    ts_fanout_chown(fan, uid, gid, err, sizeof(err)) ||
+	    ts_privs_drop(o->user, uid, gid, err, sizeof(err))) {
+		fprintf(stderr, "tcpship: %s\n", err);
+		return 1;
+	}
+	if (o->verbose)
+		fprintf(stderr, "tcpship: running as %s (%u:%u), no capabilities\n", o->user, uid,
+			gid);
+	return 0;
+}
+
+static void say_ready(const struct ts_options *o, const char *agent_id)
+{
+	if (o->format == TS_FMT_TEXT) {
+		fputs(ts_text_header(), stdout);
+		fflush(stdout);
+	}
+	fprintf(stderr, "tcpship: ready: pid %d, agent_id %s, %d output%s\n", getpid(), agent_id,
+		o->n_outputs, o->n_outputs == 1 ? "" : "s");
+	/* systemd's Type=notify: started means attached and shipping */
+	sd_notify(0, "READY=1");
 }
 
 /* The socket before any hook: a port in use is one line, nothing started. */
@@ -401,6 +438,11 @@ int main(int argc, char **argv)
 		ts_config_release(&o);
 		return rc;
 	}
+	/* --user: no thread may ever gain privileges by exec: set before any starts */
+	if (o.user && ts_privs_no_new_privs()) {
+		fprintf(stderr, "tcpship: cannot set no_new_privs: %s\n", strerror(errno));
+		return 1;
+	}
 	if (ts_probes_preflight(&o, err, sizeof(err))) {
 		fprintf(stderr, "tcpship: %s\n", err);
 		return 1;
@@ -466,16 +508,11 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	ts_metrics_update(metrics, &reader, &probes, fan, true);	/* /healthz: 503 until now */
-	if (o.format == TS_FMT_TEXT) {
-		fputs(ts_text_header(), stdout);
-		fflush(stdout);
+	rc = become_user(&o, fan);
+	if (!rc) {
+		say_ready(&o, agent_id);
+		rc = run(&o, &reader, &probes, fan);
 	}
-	fprintf(stderr, "tcpship: ready: pid %d, agent_id %s, %d output%s\n", getpid(), agent_id,
-		o.n_outputs, o.n_outputs == 1 ? "" : "s");
-	/* systemd's Type=notify: started means attached and shipping */
-	sd_notify(0, "READY=1");
-
-	rc = run(&o, &reader, &probes, fan);
 
 	sd_notify(0, "STOPPING=1");
 	/* /healthz says it from now on */

@@ -126,6 +126,9 @@ static const struct optdef defs[] = {
 	{ "metrics-address", 0, "metrics.address", "ADDR:PORT", K_PATH, 0, OFF(metrics_address),
 	  .help = "serve Prometheus metrics on /metrics and a health\n"
 		  "check on /healthz (127.0.0.1:9464, [::1]:9464, :9464)" },
+	{ "user", 0, "user", "USER", K_PATH, 0, OFF(user),
+	  .help = "once attached and open, run as USER: its uid and\n"
+		  "group, no other groups, no capabilities" },
 	{ "format", 'f', "format", "FMT", K_CHOICE, 0, OFF(format), .choices = format_names,
 	  .help = "json (default) or text (a table for people)" },
 	{ "schema", 0, "schema", "NAME", K_CHOICE, 0, OFF(schema), .choices = ts_schema_names,

@@ -69,6 +69,7 @@ struct ts_options {
 	uint64_t queue_events;		/* per-output queue bound */
 	const char *queue_dir;		/* --queue-dir: disk queues' base */
 	const char *metrics_address;	/* --metrics-address ADDR:PORT, or NULL */
+	const char *user;		/* --user: run as this user after start */
 	struct ts_output_req outputs[TS_MAX_OUTPUTS];
 	int n_outputs;
 	uint64_t queue_events_set;	/* --queue-events given: overrides every output */
