@@ -131,7 +131,10 @@ def test_every_event_once_flow_in_one_partition_in_order_timestamps():
     assert len(ours) == 4 * len(gts), len(ours)
     # the ground truth of each pair: its four events, one flow, one partition
     for g in gts:
-        evs = [m for m in ours if g["client_port"] in (m["event"]["sport"], m["event"]["dport"])]
+        # the pair's own flow: both its ports (a later pair may reuse one)
+        pair = {g["client_port"], g["server_port"]}
+        evs = [m for m in ours if {m["event"]["sport"], m["event"]["dport"]} == pair and
+               m["event"]["pid"] in (g["client_pid"], g["server_pid"])]
         assert sorted(m["event"]["type"] for m in evs) == \
             ["accept", "close", "close", "connect"], evs
         assert len({m["partition"] for m in evs}) == 1, evs
