@@ -184,13 +184,18 @@ static int output_shape(const struct ts_options *o, const struct ts_output_ops *
 
 /* --check-config: every output parsed against its table and checked, none
  * opened */
-/* --metrics-address and --user: usage errors before anything starts */
+/* --hostname, --metrics-address and --user: usage errors before anything starts */
 static int metrics_check(const struct ts_options *o)
 {
 	char err[256];
 	uid_t uid;
 	gid_t gid;
 
+	if (o->hostname && (!*o->hostname || strlen(o->hostname) > 255)) {
+		fprintf(stderr, "tcpship: host: %s\n", *o->hostname ? "longer than 255 bytes" :
+			"empty");
+		return EXIT_USAGE;
+	}
 	if ((o->metrics_address && ts_metrics_parse(o->metrics_address, err, sizeof(err))) ||
 	    (o->user && ts_privs_lookup(o->user, &uid, &gid, err, sizeof(err)))) {
 		fprintf(stderr, "tcpship: %s\n", err);
@@ -453,7 +458,10 @@ int main(int argc, char **argv)
 		return rc;
 	}
 
-	gethostname(host, sizeof(host) - 1);
+	if (o.hostname)
+		snprintf(host, sizeof(host), "%s", o.hostname);
+	else
+		gethostname(host, sizeof(host) - 1);
 	make_agent_id(agent_id);
 	ts_run_init(&run_consts, host, agent_id, (unsigned)getpid());
 	fan = ts_fanout_new(&run_consts);

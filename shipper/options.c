@@ -126,6 +126,9 @@ static const struct optdef defs[] = {
 	{ "metrics-address", 0, "metrics.address", "ADDR:PORT", K_PATH, 0, OFF(metrics_address),
 	  .help = "serve Prometheus metrics on /metrics and a health\n"
 		  "check on /healthz (127.0.0.1:9464, [::1]:9464, :9464)" },
+	{ "hostname", 0, "host", "NAME", K_PATH, 0, OFF(hostname),
+	  .help = "the host of every event (default: the host name;\n"
+		  "in a DaemonSet, the node's name)" },
 	{ "user", 0, "user", "USER", K_PATH, 0, OFF(user),
 	  .help = "once attached and open, run as USER: its uid and\n"
 		  "group, no other groups, no capabilities" },

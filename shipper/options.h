@@ -70,6 +70,7 @@ struct ts_options {
 	const char *queue_dir;		/* --queue-dir: disk queues' base */
 	const char *metrics_address;	/* --metrics-address ADDR:PORT, or NULL */
 	const char *user;		/* --user: run as this user after start */
+	const char *hostname;		/* --hostname: "host" of every event, or NULL */
 	struct ts_output_req outputs[TS_MAX_OUTPUTS];
 	int n_outputs;
 	uint64_t queue_events_set;	/* --queue-events given: overrides every output */

@@ -354,3 +354,20 @@ def test_systemd_notify_ready_and_stopping():
     msg = sock.recv(4096).decode()
     assert "STOPPING=1" in msg, msg
     sock.close()
+
+
+def test_hostname_sets_host_of_every_event_escaped():
+    """--hostname (the DaemonSet passes the node's name): the host key of
+    every line, JSON-escaped whatever it holds; empty or too long is a
+    usage error."""
+    for bad, want in (("", "host: empty"), ("x" * 256, "longer than 255")):
+        p = run_tcpship("--hostname", bad, "-o", "stdout")
+        assert p.returncode == 2 and want in p.stderr, (p.returncode, p.stderr)
+    require_root()
+    name = 'node-7"\\\n\x01'
+    ts = Tcpship("--hostname", name, "-e", "connect,accept,close")
+    g = trig("tcp_pair")
+    evs = ts.wait_events(lambda e: e.get("pid") in (g["client_pid"], g["server_pid"]), 4)
+    ts.stop()
+    ts.assert_clean()
+    assert all(e["host"] == name for e in evs), [e["host"] for e in evs]
