@@ -1,4 +1,5 @@
 """make package: the .deb holds what it says, and what it holds runs."""
+import json
 import os
 import shutil
 import subprocess
@@ -20,10 +21,17 @@ def test_deb_contents_and_binary_run():
     files = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True,
                            check=True).stdout
     for f in ("./usr/sbin/tcpship", "./lib/systemd/system/tcpship.service",
-              "./etc/tcpship/tcpship.json", "./etc/logrotate.d/tcpship",
+              "./etc/tcpship/tcpship.json",
               "./usr/share/tcpship/event.schema.json",
               "./usr/share/tcpship/elasticsearch-template.json"):
         assert f in files, (f, files)
+    # one rotation: the shipped config's own (max_size, max_files), not
+    # logrotate's besides it
+    assert "logrotate" not in files, files
+    with open(os.path.join(ROOT, "packaging", "tcpship.json")) as f:
+        shipped = json.load(f)
+    assert any(o.get("max_size") and o.get("max_files") for o in shipped["outputs"]
+               if o["type"] == "file"), shipped
     root = os.path.join(d, "x")
     subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
     exe = os.path.join(root, "usr/sbin/tcpship")
