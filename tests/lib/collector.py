@@ -42,6 +42,7 @@ import collections
 import errno
 import gzip
 import json
+import random
 import re
 import socket
 import ssl
@@ -99,7 +100,32 @@ class Violation(Exception):
     pass
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = map(int, f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
+    """A free loopback port outside the kernel's ephemeral range: a receiver
+    the tests stop and start again keeps a port no outgoing connection can
+    take meanwhile (not even tcpship's own retries, which would connect
+    to themselves on a down ephemeral port and hold it)."""
+    lo, hi = _ephemeral_range()
+    span = (1024, lo - 1) if lo - 1024 >= 2000 else (hi + 1, 65535)
+    for _ in range(200):
+        port = random.randint(*span)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
