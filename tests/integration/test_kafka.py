@@ -335,12 +335,13 @@ def test_exit_deadline_with_brokers_down_counts_what_is_left():
     require_root()
     d = tmpdir()
     mock = KafkaMock(partitions=3)
-    ts = start(d, mock)
+    ts = start(d, mock, args=("--stats=100ms",))
     for b in (1, 2, 3):
         mock.cmd(f"down {b}")
     traffic(10)
     wait_until(lambda: sum(1 for _ in file_lines(d)) >= 40, 10, "events in the file")
-    time.sleep(0.3)  # past batch.max_delay: a unit is in librdkafka's hands
+    # a unit is in librdkafka's hands
+    wait_until(lambda: (stats_of(ts) or {}).get("produced", 0) >= 1, 10, "a unit produced")
     t0 = time.monotonic()
     ts.stop()
     took = time.monotonic() - t0
