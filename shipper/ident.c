@@ -617,8 +617,9 @@ static int proc_start_ticks(uint32_t pid, uint64_t *ticks)
 	s = strrchr(buf, ')');
 	if (!s)
 		return -EIO;
+	/* s is at the blank before field 3 (state); starttime is field 22 */
 	s++;
-	for (int field = 2; field < 22 && s; field++)
+	for (int field = 3; field < 22 && s; field++)
 		s = strchr(s + 1, ' ');
 	if (!s)
 		return -EIO;
