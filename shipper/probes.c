@@ -5,11 +5,13 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -142,7 +144,7 @@ struct env {
 	char *fn[32];
 	bool fn_found[32];
 	int n_fn;
-	bool kallsyms_read;
+	bool kallsyms_read, kallsyms_hidden;
 	/* the last check failed because the hook's target is not in this
 	 * kernel at all (a tracepoint that came later, an inlined function):
 	 * its programs cannot load here, and that is no verifier failure */
@@ -156,8 +158,8 @@ static void env_kprobes(struct env *e)
 	e->probed_kprobes = true;
 	/* libbpf attaches through the kprobe PMU, or the legacy kprobe_events
 	 * file; a kernel without CONFIG_KPROBES has neither */
-	if (!access("/sys/bus/event_source/devices/kprobe/type", F_OK) ||
-	    !access("/sys/kernel/tracing/kprobe_events", F_OK) ||
+	if (!faccessat(AT_FDCWD, "/sys/bus/event_source/devices/kprobe/type", F_OK, AT_EACCESS) ||
+	    !faccessat(AT_FDCWD, "/sys/kernel/tracing/kprobe_events", F_OK, AT_EACCESS) ||
 	    !access("/sys/kernel/debug/tracing/kprobe_events", F_OK)) {
 		e->kprobes = true;
 		return;
@@ -167,28 +169,49 @@ static void env_kprobes(struct env *e)
 		 "/sys/bus/event_source/devices, no kprobe_events in tracefs: CONFIG_KPROBES off)");
 }
 
+/* Where tracefs is, by the effective credentials (stat, not access(2),
+ * which checks the real uid without capabilities): a service running as
+ * its own user reads a root-only tracefs with CAP_DAC_READ_SEARCH. */
 static void env_tracefs(struct env *e)
 {
+	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	struct stat st;
+	int denied = 0;
+
 	if (e->probed_tracefs)
 		return;
 	e->probed_tracefs = true;
-	if (!access("/sys/kernel/tracing/events", F_OK)) {
-		snprintf(e->tracefs_root, sizeof(e->tracefs_root), "/sys/kernel/tracing");
-	} else if (!access("/sys/kernel/debug/tracing/events", F_OK)) {
-		snprintf(e->tracefs_root, sizeof(e->tracefs_root), "/sys/kernel/debug/tracing");
-	} else if (!mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		char events[64];
+
+		snprintf(events, sizeof(events), "%s/events", roots[i]);
+		if (!stat(events, &st)) {
+			snprintf(e->tracefs_root, sizeof(e->tracefs_root), "%s", roots[i]);
+			e->tracefs = true;
+			return;
+		}
+		if (errno == EACCES && !denied)
+			denied = (int)i + 1;
+	}
+	if (denied) {
+		snprintf(e->tracefs_why, sizeof(e->tracefs_why),
+			 "%s is not readable by uid %u (syscall tracepoints need their ids from "
+			 "tracefs: give CAP_DAC_READ_SEARCH, or run as root)",
+			 roots[denied - 1], (unsigned)geteuid());
+		return;
+	}
+	if (!mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
 		/* libbpf finds tracepoint ids there; leaving it mounted is what
 		 * systemd does too */
 		snprintf(e->tracefs_root, sizeof(e->tracefs_root), "/sys/kernel/tracing");
 		fprintf(stderr, "tcpship: mounted tracefs on /sys/kernel/tracing "
 				"(syscall tracepoints need it)\n");
-	} else {
-		snprintf(e->tracefs_why, sizeof(e->tracefs_why),
-			 "tracefs is not mounted and mounting it on /sys/kernel/tracing failed: %s",
-			 strerror(errno));
+		e->tracefs = true;
 		return;
 	}
-	e->tracefs = true;
+	snprintf(e->tracefs_why, sizeof(e->tracefs_why),
+		 "tracefs is not mounted and mounting it on /sys/kernel/tracing failed: %s",
+		 strerror(errno));
 }
 
 /* One pass over /proc/kallsyms for every kprobe target of the object. */
@@ -209,8 +232,15 @@ static void env_kallsyms(struct env *e, struct bpf_object *obj)
 			e->fn[e->n_fn++] = strdup(strchr(sec, '/') + 1);
 	}
 	f = fopen("/proc/kallsyms", "r");
-	if (!f)
+	if (!f) {
+		/* hidden (systemd's ProtectKernelTunables=): the kernel's BTF
+		 * lists every function that is not inlined everywhere */
+		for (int i = 0; i < e->n_fn; i++)
+			e->fn_found[i] = e->fn[i] && e->btf &&
+					 btf__find_by_name_kind(e->btf, e->fn[i], BTF_KIND_FUNC) > 0;
+		e->kallsyms_hidden = true;
 		return;
+	}
 	while (fgets(line, sizeof(line), f)) {
 		char type, name[256];
 
@@ -261,7 +291,9 @@ static bool sec_available(struct env *e, struct bpf_object *obj, const char *sec
 		}
 		env_kallsyms(e, obj);
 		if (!kallsyms_has(e, name)) {
-			snprintf(why, n, "function %s is not in /proc/kallsyms on this kernel", name);
+			snprintf(why, n, "function %s is not in %s on this kernel", name,
+				 e->kallsyms_hidden ? "the BTF (/proc/kallsyms is hidden)" :
+				 "/proc/kallsyms");
 			e->absent = true;
 			return false;
 		}
@@ -287,7 +319,7 @@ static bool sec_available(struct env *e, struct bpf_object *obj, const char *sec
 			return false;
 		}
 		snprintf(buf, sizeof(buf), "%s/events/%s", e->tracefs_root, name);
-		if (access(buf, F_OK)) {
+		if (faccessat(AT_FDCWD, buf, F_OK, AT_EACCESS)) {
 			snprintf(why, n, "tracepoint %s does not exist on this kernel%s", name,
 				 strstr(name, "syscalls/") ? " (CONFIG_FTRACE_SYSCALLS off?)" : "");
 			e->absent = true;
