@@ -519,20 +519,22 @@ int ts_dq_open(struct ts_dq **out, const struct ts_dq_opts *o, char *err, size_t
 			strerror(-rc));
 		goto fail;
 	}
-	if (q->sync == TS_DQ_SYNC_INTERVAL) {
-		rc = -pthread_create(&q->syncer, NULL, syncer, q);
-		if (rc) {
-			ts_errf(err, errlen, "cannot start the queue's sync thread: %s",
-				strerror(-rc));
-			goto fail;
-		}
-		q->syncer_on = true;
-	}
 	*out = q;
 	return 0;
 fail:
 	ts_dq_close(q);
 	return rc ? rc : -EIO;
+}
+
+int ts_dq_start(struct ts_dq *q, char *err, size_t errlen)
+{
+	int rc = q->sync == TS_DQ_SYNC_INTERVAL ? pthread_create(&q->syncer, NULL, syncer, q) : 0;
+
+	if (rc)
+		return ts_err(err, errlen, -rc, "cannot start the queue's sync thread: %s",
+			      strerror(rc));
+	q->syncer_on = q->sync == TS_DQ_SYNC_INTERVAL;
+	return 0;
 }
 
 /* ---- the writer ---- */

@@ -67,6 +67,9 @@ struct ts_dq;
  * undelivered. -errno and one line in err: -EBUSY when another process
  * holds it. Messages about what was found go to stderr as "tcpship: NAME:". */
 int ts_dq_open(struct ts_dq **q, const struct ts_dq_opts *o, char *err, size_t errlen);
+/* Start its sync thread (sync "interval"), once privileges are gone: 0, or
+ * -errno and one line in err. */
+int ts_dq_start(struct ts_dq *q, char *err, size_t errlen);
 /* Does a record of len line bytes fit within max_bytes now? */
 bool ts_dq_fits(struct ts_dq *q, size_t bytes);
 /* Append recs [from, b->n) of b; *done of them are on the queue after the

@@ -492,24 +492,30 @@ void ts_fo_worker_exit(struct sink *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
-int ts_fanout_start(struct ts_fanout *f)
+int ts_fanout_start(struct ts_fanout *f, char *err, size_t errlen)
 {
 	for (int i = 0; i < f->n; i++) {
 		struct sink *s = f->sinks[i];
+		char why[400] = "";
+		int rc = s->out.ops->start ? s->out.ops->start(&s->out, why, sizeof(why)) : 0;
 
+		if (!rc && s->dq)
+			rc = ts_dq_start(s->dq, why, sizeof(why));
+		if (rc)
+			return ts_err(err, errlen, rc, "%s: %s", s->out.name, why);
 		s->running = s->n_workers;
 		for (unsigned k = 0; k < s->n_workers; k++) {
 			struct wctx *w = malloc(sizeof(*w));
-			int err;
 
 			if (!w)
-				return -ENOMEM;
+				return ts_err(err, errlen, -ENOMEM, "out of memory");
 			w->s = s;
 			w->index = (int)k;
-			err = pthread_create(&s->threads[k], NULL, s->dq ? ts_fo_dworker : worker, w);
-			if (err) {
+			rc = pthread_create(&s->threads[k], NULL, s->dq ? ts_fo_dworker : worker, w);
+			if (rc) {
 				free(w);
-				return -err;
+				return ts_err(err, errlen, -rc, "%s: cannot start a thread: %s",
+					      s->out.name, strerror(rc));
 			}
 		}
 		s->started = true;

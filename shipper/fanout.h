@@ -76,7 +76,9 @@ struct ts_fanout *ts_fanout_new(const struct ts_run *run);
  * returns -errno with one line in err (-EINVAL: a configuration mistake). */
 int ts_fanout_add(struct ts_fanout *f, const struct ts_output_ops *ops, void *conf,
 		  const struct ts_queue_opts *q, char *err, size_t errlen);
-int ts_fanout_start(struct ts_fanout *f);
+/* Start every sink (its start hook, its disk queue's sync thread) and its
+ * threads: 0, or -errno and one line in err. */
+int ts_fanout_start(struct ts_fanout *f, char *err, size_t errlen);
 /* The shapes some sink takes: bit i for ts_shapes[i]. */
 uint32_t ts_fanout_shapes(const struct ts_fanout *f);
 /* Hand a batch of lines of one shape to every sink that takes that shape;

@@ -144,9 +144,14 @@ static void output_error(const struct ts_options *o, const struct ts_output_req 
 {
 	bool in_file = !r->spec && o->config_path;
 	bool named = !strncmp(err, r->where, strlen(r->where));
+	char msg[700], line[32] = "";
 
-	fprintf(stderr, "tcpship: %s%s%s%s%s\n", in_file ? o->config_path : "", in_file ? ": " : "",
-		named ? "" : r->where, named ? "" : ": ", err);
+	snprintf(msg, sizeof(msg), "%s%s%s", named ? "" : r->where, named ? "" : ": ", err);
+	/* a YAML file's line of the key the message names */
+	if (in_file && ts_config_line(msg))
+		snprintf(line, sizeof(line), "line %d: ", ts_config_line(msg));
+	fprintf(stderr, "tcpship: %s%s%s%s\n", in_file ? o->config_path : "", in_file ? ": " : "",
+		line, msg);
 }
 
 static void default_output(struct ts_options *o)
@@ -424,6 +429,34 @@ static int run(const struct ts_options *o, struct ts_reader *reader, struct ts_p
 	return 0;
 }
 
+/* Privileges end before any thread starts (become_user), so no thread,
+ * ours or a library's, ever holds one; then the metadata thread, the
+ * metrics server and the outputs' threads. */
+static int start_threads(const struct ts_options *o, struct ts_ident_ctx *ident,
+			 struct ts_fanout *fan)
+{
+	char err[512];
+	int rc = become_user(o, fan);
+
+	if (rc)
+		return rc;
+	rc = ts_ident_start(ident);
+	if (rc) {
+		fprintf(stderr, "tcpship: cannot start the metadata thread: %s\n", strerror(-rc));
+		return 1;
+	}
+	rc = metrics ? ts_metrics_serve(metrics, err, sizeof(err)) : 0;
+	if (!rc) {
+		on_signals();
+		rc = ts_fanout_start(fan, err, sizeof(err));
+	}
+	if (rc) {
+		fprintf(stderr, "tcpship: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ts_options o;
@@ -502,25 +535,13 @@ int main(int argc, char **argv)
 	/* exec records are flowing already: /proc fills in the older ones */
 	ts_ident_scan_procs(ident);
 	reader.ident = ident;
-	rc = ts_ident_start(ident);
-	if (rc) {
-		fprintf(stderr, "tcpship: cannot start the metadata thread: %s\n", strerror(-rc));
-		rc = 1;
-		goto cleanup;
-	}
-	on_signals();
-	rc = ts_fanout_start(fan);
-	if (rc) {
-		fprintf(stderr, "tcpship: cannot start output threads: %s\n", strerror(-rc));
+	if (start_threads(&o, ident, fan)) {
 		rc = 1;
 		goto cleanup;
 	}
 	ts_metrics_update(metrics, &reader, &probes, fan, true);	/* /healthz: 503 until now */
-	rc = become_user(&o, fan);
-	if (!rc) {
-		say_ready(&o, agent_id);
-		rc = run(&o, &reader, &probes, fan);
-	}
+	say_ready(&o, agent_id);
+	rc = run(&o, &reader, &probes, fan);
 
 	sd_notify(0, "STOPPING=1");
 	/* /healthz says it from now on */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "fanout.h"
 #include "metrics.h"
@@ -32,6 +33,8 @@
 
 struct ts_metrics {
 	struct MHD_Daemon *d;
+	int fd;				/* listening, until the daemon has it */
+	bool v6;
 	pthread_mutex_t mu;
 	struct ts_buf text;		/* the last rendering */
 	_Atomic uint64_t updated_ns;	/* CLOCK_MONOTONIC of it */
@@ -133,38 +136,57 @@ struct ts_metrics *ts_metrics_start(const char *addr, int *rc, char *err, size_t
 {
 	struct sockaddr_storage ss;
 	struct ts_metrics *m;
+	int one = 1, fd;
 
 	*rc = parse(addr, &ss, err, errlen);
 	if (*rc)
 		return NULL;
+	/* bound now, with the privileges of start (a port below 1024); served
+	 * by a thread only once they are gone (ts_metrics_serve) */
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&ss, ss.ss_family == AF_INET6 ?
+		 sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) || listen(fd, 32)) {
+		*rc = ts_err(err, errlen, -errno, "metrics: cannot listen on %s: %s", addr,
+			     strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
 	m = calloc(1, sizeof(*m));
 	if (!m) {
+		close(fd);
 		*rc = ts_err(err, errlen, -ENOMEM, "out of memory");
 		return NULL;
 	}
 	pthread_mutex_init(&m->mu, NULL);
-	m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-				(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+	m->fd = fd;
+	m->v6 = ss.ss_family == AF_INET6;
+	return m;
+}
+
+int ts_metrics_serve(struct ts_metrics *m, char *err, size_t errlen)
+{
+	m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | (m->v6 ? MHD_USE_IPv6 : 0),
 				0, NULL, NULL, handle, m,
-				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_LISTEN_SOCKET, m->fd,
 				MHD_OPTION_CONNECTION_LIMIT, 32u,
 				MHD_OPTION_CONNECTION_TIMEOUT, 10u,
 				MHD_OPTION_END);
-	if (!m->d) {
-		*rc = ts_err(err, errlen, -EADDRINUSE, "metrics: cannot listen on %s (in use, or "
-			     "not an address of this host)", addr);
-		pthread_mutex_destroy(&m->mu);
-		free(m);
-		return NULL;
-	}
-	return m;
+	if (!m->d)
+		return ts_errf(err, errlen, "metrics: libmicrohttpd cannot serve the socket");
+	m->fd = -1;	/* the daemon's now: it closes it */
+	return 0;
 }
 
 void ts_metrics_stop(struct ts_metrics *m)
 {
 	if (!m)
 		return;
-	MHD_stop_daemon(m->d);
+	if (m->d)
+		MHD_stop_daemon(m->d);
+	else
+		close(m->fd);
 	ts_buf_free(&m->text);
 	pthread_mutex_destroy(&m->mu);
 	free(m);

@@ -21,9 +21,11 @@ struct ts_buf;
 /* "ADDR:PORT" ("127.0.0.1:9464", "[::1]:9464", ":9464" for every address):
  * 0, or -EINVAL and one line in err. */
 int ts_metrics_parse(const char *addr, char *err, size_t errlen);
-/* Listen on addr; NULL and one line in err (a bad address: -EINVAL in
- * *rc, else the bind's -errno). */
+/* Listen on addr (bound, not served yet); NULL and one line in err (a bad
+ * address: -EINVAL in *rc, else the bind's -errno). */
 struct ts_metrics *ts_metrics_start(const char *addr, int *rc, char *err, size_t errlen);
+/* Serve it from libmicrohttpd's thread: 0, or -errno and one line in err. */
+int ts_metrics_serve(struct ts_metrics *m, char *err, size_t errlen);
 /* The main loop, about once a second: the counters, and whether the reader
  * and the outputs live (what /healthz says). */
 void ts_metrics_update(struct ts_metrics *m, const struct ts_reader *r,

@@ -20,8 +20,9 @@ int ts_privs_lookup(const char *user, uid_t *uid, gid_t *gid, char *err, size_t 
  * any thread starts. 0 or -errno. */
 int ts_privs_no_new_privs(void);
 /* Become uid:gid for every thread, groups cleared, every capability
- * dropped (bounding set too), and check that it took. 0, or -errno and
- * one line in err. */
+ * dropped (bounding set too), and check that it took. Already that user
+ * (a service started with ambient capabilities): drop the capabilities;
+ * then this must be the only thread. 0, or -errno and one line in err. */
 int ts_privs_drop(const char *user, uid_t uid, gid_t gid, char *err, size_t errlen);
 
 #endif

@@ -164,6 +164,10 @@ struct ts_output_ops {
 	 * return -errno and write one line (no prefix, no newline) into err:
 	 * -EINVAL for a configuration mistake (exit 2), else a runtime one. */
 	int (*open)(struct ts_output *o, const void *conf, char *err, size_t errlen);
+	/* Optional: start what runs threads of its own (a library's), called
+	 * once privileges are gone and before the output's thread starts, so
+	 * that none of those threads ever holds one. 0, or -errno and a line. */
+	int (*start)(struct ts_output *o, char *err, size_t errlen);
 	/* Send recs [from, from + n) of b. May keep bytes pending (buffered). */
 	enum ts_out_result (*write)(struct ts_output *o, const struct ts_batch *b,
 				    uint32_t from, uint32_t n);

@@ -199,24 +199,32 @@ static int kafka_open(struct ts_output *o, const void *conf, char *err, size_t e
 {
 	const struct ts_kafka_conf *c = conf;
 	struct ts_kafka *p = calloc(1, sizeof(*p));
-	int rc;
+	rd_kafka_conf_t *kc;
 
 	if (!p)
 		return ts_err(err, errlen, -ENOMEM, "out of memory");
 	p->c = c;
 	p->o = o;
 	p->per_type = c->topic && strstr(c->topic, "{type}");
-	rc = producer_new(p, err, errlen);
-	if (rc) {
+	/* every property checked now; the producer, whose threads must never
+	 * hold a privilege, comes at start */
+	kc = ts_kafka_make_conf(c, p, true, err, errlen);
+	if (!kc) {
 		kafka_free(p);
-		return rc;
+		return -EINVAL;
 	}
+	rd_kafka_conf_destroy(kc);
 	o->priv = p;
 	snprintf(o->name, sizeof(o->name), "kafka://%s/%s", c->brokers, c->topic);
 	o->batching.max_events = (uint32_t)c->max_events;
 	o->batching.max_bytes = c->max_bytes;
 	o->batching.max_delay_ns = c->max_delay_ns;
 	return 0;
+}
+
+static int kafka_start(struct ts_output *o, char *err, size_t errlen)
+{
+	return producer_new(o->priv, err, errlen);
 }
 
 /* A new unit, or the same one again (a retry of what is left). */
@@ -415,6 +423,7 @@ const struct ts_output_ops ts_output_kafka = {
 	.conf_spec = ts_kafka_conf_spec,
 	.check = ts_kafka_check,
 	.open = kafka_open,
+	.start = kafka_start,
 	.write = kafka_write,
 	.close = kafka_close,
 	.counters = kafka_counters,

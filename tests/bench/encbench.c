@@ -459,7 +459,7 @@ static int run_reader(const struct rec *mix, int n_mix, unsigned per_publish,
 	rc = ts_reader_init(&r, -1, fan, &run, 0);
 	if (rc)
 		goto out_fan;
-	rc = ts_fanout_start(fan);
+	rc = ts_fanout_start(fan, err, sizeof(err));
 	if (rc)
 		goto out_reader;
 

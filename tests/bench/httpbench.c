@@ -615,9 +615,9 @@ static int run(const char *name, int port, const char *format, const char *compr
 		return rc;
 	}
 	rc = ts_reader_init(&r, -1, fan, &run, 0);
-	rc = rc ?: ts_fanout_start(fan);
+	rc = rc ?: ts_fanout_start(fan, err, sizeof(err));
 	if (rc) {
-		fprintf(stderr, "httpbench: cannot start: %s\n", strerror(-rc));
+		fprintf(stderr, "httpbench: cannot start: %s\n", err[0] ? err : strerror(-rc));
 		goto out;
 	}
 	base = ts_now_ns(CLOCK_BOOTTIME);

@@ -150,4 +150,5 @@ def test_metrics_address_mistakes_and_a_port_in_use():
     p = run_tcpship("--metrics-address", f"127.0.0.1:{port}", "-o", "stdout")
     err = p.stderr.strip().splitlines()
     assert p.returncode == 1, (p.returncode, p.stderr)
-    assert len(err) == 1 and "cannot listen" in err[0] and "ready" not in p.stderr, err
+    assert len(err) == 1 and "cannot listen" in err[0] and "in use" in err[0], err
+    assert "tcpship: ready" not in p.stderr, p.stderr

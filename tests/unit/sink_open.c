@@ -39,6 +39,8 @@ int test_sink_open_run(const struct ts_run *run, const char *spec, const char *j
 	o->run = run;
 	o->workers = 1;
 	rc = ops->open(o, *conf, err, errlen);
+	if (!rc && ops->start && (rc = ops->start(o, err, errlen)))
+		ops->close(o);
 	if (rc) {
 		ts_conf_free(ops->opts, *conf);
 		free(*conf);

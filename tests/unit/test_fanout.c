@@ -143,7 +143,7 @@ static struct ts_fanout *start(const struct ts_queue_opts *q)
 	struct ts_fanout *f = ts_fanout_new(test_run());
 	char err[128];
 
-	if (ts_fanout_add(f, &fake_ops, calloc(1, 1), q, err, sizeof(err)) || ts_fanout_start(f)) {
+	if (ts_fanout_add(f, &fake_ops, calloc(1, 1), q, err, sizeof(err)) || ts_fanout_start(f, err, sizeof(err))) {
 		FAIL("cannot start the fan-out: %s", err);
 		return NULL;
 	}

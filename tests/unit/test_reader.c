@@ -103,7 +103,7 @@ static bool run_two(const char *file, int line, unsigned shape0, unsigned shape1
 		if (ts_fanout_add(f, &keep_ops, conf, &q, err, sizeof(err)))
 			return ts_test_fail(file, line, "ts_fanout_add: %s", err);
 	}
-	if (ts_fanout_start(f) || ts_reader_init(r, -1, f, test_run(), 0))
+	if (ts_fanout_start(f, err, sizeof(err)) || ts_reader_init(r, -1, f, test_run(), 0))
 		return ts_test_fail(file, line, "cannot start the reader");
 	connect_record(&ev);
 	ts_reader_handle(r, &ev, sizeof(ev));
