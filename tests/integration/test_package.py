@@ -1,6 +1,7 @@
 """make package: the .deb holds what it says, and what it holds runs."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -42,3 +43,14 @@ def test_deb_contents_and_binary_run():
     assert c.returncode == 0, c.stderr
     ctl = subprocess.run(["dpkg-deb", "--ctrl-tarfile", deb], capture_output=True).stdout
     assert b"conffiles" in ctl
+
+
+def test_unit_exposure_at_most_3():
+    """systemd's own rating of the shipped unit's sandbox."""
+    unit = os.path.join(ROOT, "packaging", "tcpship.service")
+    p = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", unit],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    m = re.search(r"Overall exposure level for tcpship\.service: (\d+\.\d+)", p.stdout)
+    assert m, p.stdout[-500:]
+    assert float(m.group(1)) <= 3.0, [l for l in p.stdout.splitlines() if "✗" in l]

@@ -85,7 +85,7 @@ class Tcpship:
     """A running tcpship: stdout lines parsed and schema-checked as they come."""
 
     def __init__(self, *args, env=None, ready=True, timeout=20, stdout=None, user=None,
-                 umask=None):
+                 umask=None, caps=None):
         self.args = [TCPSHIP, *args]
         self.lines = []         # raw stdout lines
         self.events = []        # parsed JSON objects
@@ -94,7 +94,13 @@ class Tcpship:
         self.lock = threading.Condition()
         cmd = self.args
         if user:
-            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+            # caps: ambient capabilities (names like CAP_BPF), the way
+            # systemd's AmbientCapabilities= with NoNewPrivileges= starts it
+            amb = ",".join("+" + c.lower().removeprefix("cap_") for c in caps or ())
+            given = [f"--inh-caps={amb}", f"--ambient-caps={amb}", "--no-new-privs"] \
+                if caps else []
+            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *given,
+                   *cmd]
         self.proc = subprocess.Popen(cmd, stdout=stdout or subprocess.PIPE,
                                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                      env=env, umask=-1 if umask is None else umask)
