@@ -16,7 +16,7 @@ WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Ws
 CFLAGS    ?= -O2 -g
 CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread -I$(OUTPUT) -Ibpf -Ishipper \
              -DTCPSHIP_VERSION='"$(VERSION)"'
-LDLIBS    := -lbpf -lelf -lz -ldeflate -ljson-c -lcurl -lssl -lcrypto -lsystemd -lrdkafka -lmicrohttpd -lcap-ng -lpthread
+LDLIBS    := -lbpf -lelf -lz -ldeflate -ljson-c -lyaml -lcurl -lssl -lcrypto -lsystemd -lrdkafka -lmicrohttpd -lcap-ng -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function \
              -I$(OUTPUT) -Ibpf
 
