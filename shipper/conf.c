@@ -10,6 +10,7 @@
 
 #include "shape.h"
 #include "util.h"
+#include "yamlconf.h"
 
 const char *ts_json_type_word(struct json_object *v)
 {
@@ -506,15 +507,12 @@ static int apply_root(struct ts_options *o, struct json_object *root, char *err,
 
 static struct json_object *loaded;	/* the parsed file; o points into it */
 
-int ts_config_load(const char *file, struct ts_options *o, char *err, size_t errlen)
+/* the whole file, NUL-terminated, at most 16 MiB */
+static int read_text(const char *file, char **textp, size_t *lenp, char *err, size_t errlen)
 {
-	struct json_tokener *tok;
-	struct json_object *root;
-	enum json_tokener_error jerr;
 	FILE *f = fopen(file, "r");
 	char *text = NULL;
 	size_t len = 0, cap = 0;
-	int rc = 0;
 
 	if (!f)
 		return ts_errf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
@@ -543,8 +541,22 @@ int ts_config_load(const char *file, struct ts_options *o, char *err, size_t err
 	}
 	fclose(f);
 	text[len] = 0;
+	*textp = text;
+	*lenp = len;
+	return 0;
+}
 
-	tok = json_tokener_new();
+static struct json_object *parse_json(const char *file, const char *text, size_t len, char *err,
+				      size_t errlen)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *root;
+	enum json_tokener_error jerr;
+
+	if (!tok) {
+		ts_errf(err, errlen, "%s: out of memory", file);
+		return NULL;
+	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	root = json_tokener_parse_ex(tok, text, (int)len + 1);
 	jerr = json_tokener_get_error(tok);
@@ -559,32 +571,71 @@ int ts_config_load(const char *file, struct ts_options *o, char *err, size_t err
 				col++;
 			}
 		}
-		rc = ts_errf(err, errlen, "%s: line %zu, column %zu: invalid JSON: %s", file, line,
-			 col, json_tokener_error_desc(jerr));
+		ts_errf(err, errlen, "%s: line %zu, column %zu: invalid JSON: %s", file, line, col,
+			json_tokener_error_desc(jerr));
 		json_object_put(root);
-		goto out;
-	}
-	if (json_object_get_type(root) != json_type_object) {
-		rc = ts_errf(err, errlen, "%s: the top level must be an object, not %s", file,
-			 ts_json_type_word(root));
+		root = NULL;
+	} else if (json_object_get_type(root) != json_type_object) {
+		ts_errf(err, errlen, "%s: the top level must be an object, not %s", file,
+			ts_json_type_word(root));
 		json_object_put(root);
-		goto out;
+		root = NULL;
 	}
-	{
-		char msg[512];
-
-		rc = apply_root(o, root, msg, sizeof(msg));
-		if (rc)
-			snprintf(err, errlen, "%s: %s", file, msg);
-	}
-	if (rc)
-		json_object_put(root);
-	else
-		loaded = root;
-out:
 	json_tokener_free(tok);
+	return root;
+}
+
+/* By the name's ending; else JSON if it starts (after blanks) with '{'. */
+static bool is_yaml(const char *file, const char *text)
+{
+	size_t n = strlen(file);
+
+	if ((n >= 5 && !strcmp(file + n - 5, ".yaml")) || (n >= 4 && !strcmp(file + n - 4, ".yml")))
+		return true;
+	if (n >= 5 && !strcmp(file + n - 5, ".json"))
+		return false;
+	return text[strspn(text, " \t\r\n")] != '{';
+}
+
+int ts_config_load(const char *file, struct ts_options *o, char *err, size_t errlen)
+{
+	struct json_object *root;
+	char *text = NULL, msg[512];
+	size_t len = 0;
+	int rc = read_text(file, &text, &len, err, errlen);
+
+	if (rc)
+		return rc;
+	if (is_yaml(file, text)) {
+		root = ts_yaml_parse(text, len, msg, sizeof(msg));
+		if (!root)
+			rc = ts_errf(err, errlen, "%s: %s", file, msg);
+	} else {
+		root = parse_json(file, text, len, err, errlen);
+		rc = root ? 0 : -EINVAL;
+	}
 	free(text);
-	return rc;
+	if (rc)
+		return rc;
+	rc = apply_root(o, root, msg, sizeof(msg));
+	if (rc) {
+		/* a YAML tree knows its lines; a JSON one says none */
+		int line = ts_yaml_msg_line(root, msg);
+
+		if (line)
+			snprintf(err, errlen, "%s: line %d: %s", file, line, msg);
+		else
+			snprintf(err, errlen, "%s: %s", file, msg);
+		json_object_put(root);
+		return rc;
+	}
+	loaded = root;
+	return 0;
+}
+
+int ts_config_line(const char *msg)
+{
+	return ts_yaml_msg_line(loaded, msg);
 }
 
 void ts_config_release(struct ts_options *o)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The JSON config file (json-c) and the declared option tables of sinks.
- * Every mistake is one line naming the file and the key's full path:
- * "tcpship.json: outputs[1].max_size: '10Mb' is not a size (4096, 64KiB, 100MiB)".
+ * The config file, JSON (json-c) or YAML (yamlconf.c makes it the same
+ * json-c tree), and the declared option tables of sinks. Every mistake is
+ * one line naming the file and the key's full path, and in YAML its line:
+ * "tcpship.json: outputs[1].max_size: '10Mb' is not a size (4096, 64KiB, 100MiB)",
+ * "tcpship.yaml: line 12: outputs[1].max_size: '10Mb' is not a size (...)".
  */
 #ifndef TS_CONF_H
 #define TS_CONF_H
@@ -31,9 +33,14 @@ int ts_conf_apply(const struct ts_opt *t, void *conf, struct json_object *obj,
 /* Free what ts_conf_apply (or a sink's conf_spec) allocated in conf. */
 void ts_conf_free(const struct ts_opt *t, void *conf);
 
-/* Load FILE into o (before the command line is applied over it). The file's
- * objects stay referenced from o->outputs until ts_config_release(). */
+/* Load FILE into o (before the command line is applied over it): YAML if
+ * its name ends in .yaml or .yml, JSON if in .json, else JSON if it starts
+ * with '{'. The file's objects stay referenced from o->outputs until
+ * ts_config_release(). */
 int ts_config_load(const char *file, struct ts_options *o, char *err, size_t errlen);
+/* The line in the loaded file of what a message that starts with a key path
+ * ("outputs[1].queue.max_size: ...") is about; 0 if not known (JSON). */
+int ts_config_line(const char *msg);
 void ts_config_release(struct ts_options *o);
 
 /* The sink and its parsed conf for one output request (-o SPEC or a config

@@ -538,3 +538,48 @@ TEST(yaml_random_and_truncated_input_never_crash)
 	/* the alphabet makes some documents that parse, not only errors */
 	CHECKF(parsed > 0, "none of the random documents parsed");
 }
+
+/* The file's name, else its first byte, picks the parser. */
+static int load(const char *name, const char *text, char *err, size_t errlen)
+{
+	char path[256];
+	struct ts_options o;
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "/tmp/tcpship-unit-%d-%s", (int)getpid(), name);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	fclose(f);
+	ts_options_init(&o);
+	err[0] = 0;
+	rc = ts_config_load(path, &o, err, errlen);
+	if (!rc)
+		ts_config_release(&o);
+	unlink(path);
+	return rc;
+}
+
+TEST(yaml_or_json_by_name_then_first_byte)
+{
+	char err[512];
+
+	/* JSON's parser is strict: YAML's flow style is not JSON */
+	CHECK(load("a.json", "{events: [connect]}", err, sizeof(err)) != 0);
+	CHECKF(strstr(err, "invalid JSON"), "%s", err);
+	CHECKF(load("a.yaml", "{events: [connect]}", err, sizeof(err)) == 0, "%s", err);
+	CHECKF(load("a.yml", "events: [connect]", err, sizeof(err)) == 0, "%s", err);
+	CHECK(load("a.conf", " \n\t{events: [connect]}", err, sizeof(err)) != 0);
+	CHECKF(strstr(err, "invalid JSON"), "%s", err);
+	CHECKF(load("a.conf", "events: [connect]\n", err, sizeof(err)) == 0, "%s", err);
+	CHECKF(load("a", "# YAML\n{events: [connect]}\n", err, sizeof(err)) == 0, "%s", err);
+	/* the same mistake: the same message, with the line in YAML */
+	CHECK(load("b.json", "{\n\"filters\": {\n\"ports\": [1]}}", err, sizeof(err)) != 0);
+	CHECKF(strstr(err, "b.json: filters.ports: unknown key (known here: "), "%s", err);
+	CHECK(load("b.yaml", "filters:\n  ports: [1]\n", err, sizeof(err)) != 0);
+	CHECKF(strstr(err, "b.yaml: line 2: filters.ports: unknown key (known here: "), "%s", err);
+	CHECK(load("c.yaml", "a: [\n", err, sizeof(err)) != 0);
+	CHECKF(strstr(err, "c.yaml: line 2, column 1: invalid YAML: "), "%s", err);
+}
