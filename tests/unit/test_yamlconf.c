@@ -583,3 +583,53 @@ TEST(yaml_or_json_by_name_then_first_byte)
 	CHECK(load("c.yaml", "a: [\n", err, sizeof(err)) != 0);
 	CHECKF(strstr(err, "c.yaml: line 2, column 1: invalid YAML: "), "%s", err);
 }
+
+/* the repo's file at rel (the binary is ROOT/.output/unit-tests) */
+static char *repo_file(const char *rel, size_t *len)
+{
+	char exe[4096], path[4200];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash, *text = NULL;
+	FILE *f;
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = 0;
+	for (int i = 0; i < 2 && (slash = strrchr(exe, '/')); i++)
+		*slash = 0;
+	snprintf(path, sizeof(path), "%s/%s", exe, rel);
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	text = calloc(1, 1 << 20);
+	*len = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
+	fclose(f);
+	return text;
+}
+
+/* The package's YAML config says what its JSON one says, to the value. */
+TEST(yaml_packaged_config_equals_json)
+{
+	size_t ylen = 0, jlen = 0;
+	char *yaml = repo_file("packaging/tcpship.yaml", &ylen);
+	char *json = repo_file("packaging/tcpship.json", &jlen);
+	struct json_object *y = NULL, *j = NULL;
+	char err[512] = "";
+	bool same;
+
+	if (!yaml || !json) {
+		free(yaml);
+		free(json);
+		SKIP("packaging/tcpship.{yaml,json} not beside the binary's folder");
+	}
+	y = ts_yaml_parse(yaml, ylen, err, sizeof(err));
+	j = json_tokener_parse(json);
+	same = y && j && json_object_equal(y, j);
+	if (!same)
+		FAIL("tcpship.yaml (%s) differs from tcpship.json: %s vs %s", err,
+		     y ? json_object_to_json_string(y) : "-", j ? json_object_to_json_string(j) : "-");
+	json_object_put(y);
+	json_object_put(j);
+	free(yaml);
+	free(json);
+}
