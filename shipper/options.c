@@ -114,7 +114,7 @@ static const struct optdef defs[] = {
 		  "http://HOST:PORT/PATH, https://HOST:PORT/PATH,\n"
 		  "kafka://HOST:PORT[,HOST:PORT..]/TOPIC" },
 	{ "config", 'c', NULL, "FILE", K_CONFIG,
-	  .help = "a JSON config file (see packaging/tcpship.json);\n"
+	  .help = "a YAML or JSON config file (see packaging/tcpship.yaml);\n"
 		  "options given here override it" },
 	{ "queue-events", 0, "queue.max_events", "N", K_COUNT, F_OVERRIDE, OFF(queue_events), 8,
 	  OFF(queue_events_set), 1, 100000000, .noun = "count",
