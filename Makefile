@@ -64,7 +64,7 @@ $(OUTPUT)/floor.skel.h $(OUTPUT)/witness.skel.h: $(OUTPUT)/%.skel.h: $(OUTPUT)/%
 # --- user side ---
 $(OUTPUT)/%.o: %.c $(HEADERS) bpf/tcpship.h $(OUTPUT)/tcpship.skel.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 # Imports run one way: the core (shipper/) is compiled without outputs/ on
 # its include path, so an include of a sink's header there does not build.
@@ -75,7 +75,7 @@ $(OUTPUT)/libtcpship.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 tcpship: $(MAIN_OBJ) $(OUTPUT)/libtcpship.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(OUTPUT)/unit-tests: $(UNIT_SRC) $(OUTPUT)/libtcpship.a $(wildcard tests/unit/*.h)
 	$(CC) $(CFLAGS) -Ioutputs -Itests/unit $(UNIT_SRC) $(OUTPUT)/libtcpship.a -o $@ $(LDLIBS) -lresolv
@@ -136,9 +136,15 @@ bench: deps-bench
 package: tcpship
 	@packaging/package.sh $(OUTPUT)
 
+# the package's files (packaging/debian/rules runs it with DESTDIR)
 install: tcpship
 	install -D -m 0755 tcpship $(DESTDIR)/usr/sbin/tcpship
 	install -D -m 0644 packaging/tcpship.service $(DESTDIR)/lib/systemd/system/tcpship.service
+	install -D -m 0640 packaging/tcpship.yaml $(DESTDIR)/etc/tcpship/tcpship.yaml
+	install -D -m 0644 packaging/tcpship.8 $(DESTDIR)/usr/share/man/man8/tcpship.8
+	install -d $(DESTDIR)/usr/share/tcpship
+	install -m 0644 schemas/event.schema.json schemas/clickhouse.sql schemas/clickhouse-kafka.sql \
+		schemas/elasticsearch-template.json $(DESTDIR)/usr/share/tcpship/
 
 clean:
 	rm -rf $(OUTPUT) tcpship

@@ -8,10 +8,11 @@
 set -eu
 
 build="make gcc libc6-dev linux-libc-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libdeflate-dev
-	libjson-c-dev libcurl4-openssl-dev libssl-dev libsystemd-dev librdkafka-dev libmicrohttpd-dev libcap-ng-dev pkg-config"
+	libjson-c-dev libyaml-dev libcurl4-openssl-dev libssl-dev libsystemd-dev librdkafka-dev libmicrohttpd-dev libcap-ng-dev pkg-config"
 test="$build python3 python3-jsonschema iproute2 nftables util-linux openssl
 	rsyslog rsyslog-openssl libivykis0 libnet1 libwrap0 clickhouse-server qemu-system-x86
-	busybox-static runc prometheus"
+	busybox-static runc prometheus
+	debhelper lintian man-db systemd python3-yaml"
 bench="$build python3 bpftrace bpfcc-tools linux-headers-amd64"
 
 case "${1:-}" in

@@ -1,26 +1,41 @@
 #!/bin/sh
-# Build a Debian package of tcpship from the tree's build:
-#   packaging/package.sh OUTDIR
-# (make package). The systemd unit is installed, not enabled: tcpship sees
-# every connection of the host, so starting it is the admin's decision.
+# Build tcpship's Debian packages with debhelper:
+#   packaging/package.sh OUTDIR        (make package)
+# The tree's files (tracked, and new ones not ignored) are copied to
+# OUTDIR/deb/tcpship-VERSION with packaging/debian as debian/, and
+# dpkg-buildpackage builds the binary packages there: tcpship (stripped)
+# and tcpship-dbgsym. The version is the changelog's plus the commit:
+# 0.1.0+git<commits>.<hash>, so each build of main sorts after the last.
+# Prints the path of the .changes file (lintian takes it whole).
 set -eu
 out=${1:-.output}
-version=$(git describe --always --dirty 2>/dev/null | sed 's/^v//; s/-/+/g' || echo 0.1.0)
-case $version in [0-9]*) ;; *) version="0.1.0+g$version" ;; esac
+base=$(dpkg-parsechangelog -l packaging/debian/changelog -S Version)
+if git rev-parse --git-dir >/dev/null 2>&1; then
+	version="$base+git$(git rev-list --count HEAD).$(git rev-parse --short=10 HEAD)"
+	git diff --quiet HEAD 2>/dev/null || version="$version.dirty"
+else
+	version=$base
+fi
+dir="$out/deb"
+src="$dir/tcpship-$version"
+rm -rf "$dir"
+mkdir -p "$src"
+git ls-files -z --cached --others --exclude-standard |
+	xargs -0 sh -c 'for f; do [ ! -e "$f" ] || cp --parents "$f" "$0"; done' "$src"
+cp -r packaging/debian "$src/debian"
+if [ "$version" != "$base" ]; then
+	{
+		printf 'tcpship (%s) unstable; urgency=medium\n\n' "$version"
+		printf '  * Built from commit %s.\n\n' "$(git rev-parse HEAD)"
+		printf ' -- %s  %s\n\n' "$(dpkg-parsechangelog -l packaging/debian/changelog -S Maintainer)" \
+			"$(date -R)"
+		cat packaging/debian/changelog
+	} > "$src/debian/changelog"
+fi
+(cd "$src" && dpkg-buildpackage -b -us -uc --no-sign -j"$(nproc)") > "$dir/build.log" 2>&1 || {
+	tail -40 "$dir/build.log" >&2
+	echo "package.sh: dpkg-buildpackage failed; the whole log: $dir/build.log" >&2
+	exit 1
+}
 arch=$(dpkg --print-architecture)
-root=$out/deb/root
-rm -rf "$out/deb"
-install -D -m 0755 tcpship "$root/usr/sbin/tcpship"
-install -D -m 0644 packaging/tcpship.service "$root/lib/systemd/system/tcpship.service"
-install -D -m 0640 packaging/tcpship.json "$root/etc/tcpship/tcpship.json"
-install -D -m 0644 README.md "$root/usr/share/doc/tcpship/README.md"
-install -D -m 0644 schemas/event.schema.json "$root/usr/share/tcpship/event.schema.json"
-install -D -m 0644 schemas/clickhouse.sql "$root/usr/share/tcpship/clickhouse.sql"
-install -D -m 0644 schemas/elasticsearch-template.json "$root/usr/share/tcpship/elasticsearch-template.json"
-mkdir -p "$root/DEBIAN"
-sed "s/@VERSION@/$version/; s/@ARCH@/$arch/" packaging/debian/control.in > "$root/DEBIAN/control"
-install -m 0644 packaging/debian/conffiles "$root/DEBIAN/conffiles"
-install -m 0755 packaging/debian/postinst "$root/DEBIAN/postinst"
-deb="$out/tcpship_${version}_${arch}.deb"
-dpkg-deb --root-owner-group --build "$root" "$deb" >/dev/null
-echo "$deb"
+echo "$dir/tcpship_${version}_${arch}.changes"
