@@ -219,6 +219,7 @@ static void env_kallsyms(struct env *e, struct bpf_object *obj)
 {
 	struct bpf_program *prog;
 	char line[512];
+	long n_text = 0;
 	FILE *f;
 
 	if (e->kallsyms_read)
@@ -231,26 +232,28 @@ static void env_kallsyms(struct env *e, struct bpf_object *obj)
 		    e->n_fn < (int)TS_ARRAY_SIZE(e->fn))
 			e->fn[e->n_fn++] = strdup(strchr(sec, '/') + 1);
 	}
+	/* systemd's ProtectKernelTunables= puts an empty, unreadable file over
+	 * /proc/kallsyms (readable, and empty, with CAP_DAC_*): then the
+	 * kernel's BTF lists every function that is not inlined everywhere */
 	f = fopen("/proc/kallsyms", "r");
-	if (!f) {
-		/* hidden (systemd's ProtectKernelTunables=): the kernel's BTF
-		 * lists every function that is not inlined everywhere */
-		for (int i = 0; i < e->n_fn; i++)
-			e->fn_found[i] = e->fn[i] && e->btf &&
-					 btf__find_by_name_kind(e->btf, e->fn[i], BTF_KIND_FUNC) > 0;
-		e->kallsyms_hidden = true;
-		return;
-	}
-	while (fgets(line, sizeof(line), f)) {
+	while (f && fgets(line, sizeof(line), f)) {
 		char type, name[256];
 
 		if (sscanf(line, "%*s %c %255s", &type, name) != 2 || (type != 't' && type != 'T'))
 			continue;
+		n_text++;
 		for (int i = 0; i < e->n_fn; i++)
 			if (e->fn[i] && !strcmp(name, e->fn[i]))
 				e->fn_found[i] = true;
 	}
-	fclose(f);
+	if (f)
+		fclose(f);
+	if (n_text)
+		return;
+	e->kallsyms_hidden = true;
+	for (int i = 0; i < e->n_fn; i++)
+		e->fn_found[i] = e->fn[i] && e->btf &&
+				 btf__find_by_name_kind(e->btf, e->fn[i], BTF_KIND_FUNC) > 0;
 }
 
 static bool kallsyms_has(const struct env *e, const char *fn)

@@ -157,6 +157,18 @@ stop kp
 stop lat
 stop auto
 stop tp
+stamp hidden-kallsyms
+# 3. /proc/kallsyms empty, the way systemd's ProtectKernelTunables= leaves
+#    it: the kprobe set still attaches (its targets found in BTF)
+if mount -o bind /dev/null /proc/kallsyms; then
+	start nksym --probes kprobe -e connect,accept,close
+	trig nksym_pair tcp_pair -n 10 -r 20
+	stop nksym
+	umount /proc/kallsyms
+else
+	note "cannot hide /proc/kallsyms"
+	fails=$((fails + 1))
+fi
 stamp done
 
 t1=$(cut -d' ' -f1 /proc/uptime)

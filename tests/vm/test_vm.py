@@ -242,6 +242,22 @@ def pair(name, label, family, addr, probe):
     t.assert_clean()
 
 
+def test_kprobe_set_with_kallsyms_hidden():
+    """/proc/kallsyms empty (systemd's ProtectKernelTunables=): the kprobe
+    targets are found in the kernel's BTF, and the set attaches and reports."""
+    t = ts("nksym")
+    for ev in ("connect", "accept", "close"):
+        m = re.search(rf"^tcpship: {ev} +(\w+) ", t.stderr, re.M)
+        assert m and m.group(1) == "kprobe", f"nksym: {ev}: {m and m.group(0)}\n{t.stderr}"
+    g = gt("nksym_pair")
+    evs = t.matching(lambda e: {e.get("sport"), e.get("dport")} ==
+                     {g["client_port"], g["server_port"]})
+    assert sorted(e["type"] for e in evs) == ["accept", "close", "close", "connect"], evs
+    assert all(e["probe"] == "kprobe" for e in evs), evs
+    assert t.rc == 0, t.stderr
+    t.assert_clean()
+
+
 def test_kprobe_ipv4_pair_exact_bytes():
     pair("kp", "pair4", "ipv4", "127.0.0.1", KPROBE)
 
