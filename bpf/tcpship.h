@@ -73,6 +73,7 @@ enum ts_flags {
 	TS_F_ERROR       = 1 << 7,	/* close: the connection ended with an error */
 	TS_F_NETNS       = 1 << 8,	/* netns is known */
 	TS_F_PATH_TRUNC  = 1 << 9,	/* proc exec: the path did not fit, or is unreachable */
+	TS_F_HANDSHAKE   = 1 << 10,	/* connect/accept/close: connect_latency_ns is known */
 };
 
 /* Common header of every record: 104 bytes. */
@@ -112,11 +113,15 @@ struct ts_event {
 			__u16 error;		/* errno (positive), 0 if none */
 			__u8  oldstate;		/* state before CLOSE */
 			__u8  _pad;
+			/* with TS_F_HANDSHAKE (connect and accept too): SYN
+			 * sent -> ESTABLISHED (outbound), first SYN-ACK sent ->
+			 * ESTABLISHED (inbound) */
+			__u64 connect_latency_ns;
 		} close;
 		struct {
 			__u64 bytes;		/* return value of the call */
 			__u64 latency_ns;	/* valid with TS_F_LATENCY */
-			__u64 _pad[2];
+			__u64 _pad[3];
 		} io;
 	};
 };
@@ -158,7 +163,7 @@ enum ts_counter {
 
 #define TS_CHECK_SIZE(t, n) _Static_assert(sizeof(t) == (n), #t " changed size: update both sides")
 TS_CHECK_SIZE(struct ts_hdr, 104);
-TS_CHECK_SIZE(struct ts_event, 104 + 32);
+TS_CHECK_SIZE(struct ts_event, 104 + 40);
 TS_CHECK_SIZE(struct ts_dns, 104 + 16 + TS_DNS_MAX);
 TS_CHECK_SIZE(struct ts_proc, 104 + 16 + TS_PATH_MAX);
 

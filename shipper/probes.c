@@ -77,6 +77,12 @@ static const struct group {
 		{ { "tp_exec", "tp_fork", "tp_exit" },
 		  "tp_btf sched_process_exec, sched_process_fork, sched_process_exit", NULL },
 	}, .optional = true },
+	/* the same tp_btf program in both sets; without it, an inbound flow
+	 * whose SYN-ACK was sent again has no connect_latency_ns */
+	[TS_G_SYNACK] = { "synack", 0, {
+		{ { "tp_synack" }, "tp_btf tcp_retransmit_synack", NULL },
+		{ { "tp_synack" }, "tp_btf tcp_retransmit_synack", NULL },
+	}, .optional = true },
 	[TS_G_CGROUP] = { "cgroup", 0, {
 		{ { "tp_cgroup_mkdir", "tp_cgroup_rmdir" }, "tp_btf cgroup_mkdir, cgroup_rmdir",
 		  NULL },
@@ -497,6 +503,8 @@ static int choose_sets(struct ts_probes *p, struct env *e, const struct ts_optio
 		if (o->type_mask & T(t))
 			need |= groups_for(t);
 	need |= T(TS_G_PROC);
+	if (need & T(TS_G_STATE))
+		need |= T(TS_G_SYNACK);
 	if (o->n_cgroups || o->n_containers)
 		need |= T(TS_G_CGROUP);
 	for (int g = 0; g < TS_G_MAX; g++) {
@@ -641,6 +649,9 @@ void ts_probes_describe(const struct ts_probes *p, FILE *f)
 	if (p->chosen[TS_G_STATE] != TS_SET_NONE)
 		fprintf(f, "tcpship: %-10s %-10s %s\n", "(flows)", set_names[p->chosen[TS_G_STATE]],
 			groups[TS_G_STATE].set[p->chosen[TS_G_STATE]].desc);
+	if (p->chosen[TS_G_SYNACK] != TS_SET_NONE)
+		fprintf(f, "tcpship: %-10s %-10s %s\n", "(synack)", "tracepoint",
+			groups[TS_G_SYNACK].set[TS_SET_TP].desc);
 	if (p->chosen[TS_G_PROC] != TS_SET_NONE)
 		fprintf(f, "tcpship: %-10s %-10s %s\n", "(exe)", "tracepoint",
 			groups[TS_G_PROC].set[TS_SET_TP].desc);

@@ -28,6 +28,7 @@ enum ts_group {
 	TS_G_DNS,
 	TS_G_PROC,		/* exec/fork/exit: the process cache (exe) */
 	TS_G_CGROUP,		/* cgroup mkdir/rmdir: --cgroup, --container */
+	TS_G_SYNACK,		/* SYN-ACKs sent again: inbound connect latency */
 	TS_G_MAX,
 };
 

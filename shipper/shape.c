@@ -169,6 +169,11 @@ int ts_view_of(const void *rec, size_t size, struct ts_view *v)
 	v->h = h;
 	v->local_known = h->flags & TS_F_SADDR;
 	v->proto = h->type == TS_DNS ? 17 : 6;
+	if (ev && (h->flags & TS_F_HANDSHAKE) &&
+	    (h->type == TS_CONNECT || h->type == TS_ACCEPT || h->type == TS_CLOSE)) {
+		v->has_handshake = true;
+		v->handshake_ns = ev->close.connect_latency_ns;
+	}
 	switch (h->type) {
 	case TS_CONNECT:
 		v->dir = TS_DIR_OUT;

@@ -114,6 +114,8 @@ struct ts_view {
 	uint64_t out, in;
 	bool has_duration;
 	uint64_t duration_ns;
+	bool has_handshake;		/* connect, accept, close: connect latency */
+	uint64_t handshake_ns;
 	int error;			/* close: errno, 0 none */
 	bool established;		/* close: the flow got there */
 	bool has_query;			/* dns: q was read from the payload */

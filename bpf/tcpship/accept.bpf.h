@@ -26,7 +26,7 @@ static __always_inline int on_accept(const struct sock *sk, __u32 probe)
 	}
 	/* else: reset while it sat in the accept queue; its close is already
 	 * out (without a pid), and a flow entry now would never be removed */
-	emit_plain(TS_ACCEPT, probe, sk, &t, false);
+	emit_plain(TS_ACCEPT, probe, sk, &t, f, false);
 	return 0;
 }
 

@@ -75,6 +75,7 @@ struct task_info {
 
 struct flow {
 	__u64 start_ns;
+	__u64 handshake_ns;		/* connect latency; 0: not measured */
 	__u32 flags;			/* enum flow_flags; updated atomically */
 	__u32 _pad;
 	/* the owner; valid with FLOW_TASK */
@@ -413,7 +414,8 @@ static __always_inline void fill_hdr(struct ts_hdr *h, __u32 type, __u32 probe,
 
 /* connect, accept, retransmit: header plus an all-zero tail */
 static __always_inline void emit_plain(__u32 type, __u32 probe, const struct sock *sk,
-				       const struct task_info *t, bool direct)
+				       const struct task_info *t, const struct flow *f,
+				       bool direct)
 {
 	struct ts_event *e;
 	struct tuple tu;
@@ -426,6 +428,10 @@ static __always_inline void emit_plain(__u32 type, __u32 probe, const struct soc
 	fill_hdr(&e->h, type, probe, sizeof(*e), t, &tu);
 	e->h.state = RD(direct, sk, __sk_common.skc_state);
 	__builtin_memset(&e->close, 0, sizeof(e->close));
+	if (f && f->handshake_ns && type != TS_RETRANSMIT) {
+		e->close.connect_latency_ns = f->handshake_ns;
+		e->h.flags |= TS_F_HANDSHAKE;
+	}
 	submit(e);
 }
 
@@ -462,7 +468,7 @@ static __always_inline void connect_once(const struct sock *sk, struct flow *f, 
 	if (__sync_fetch_and_or(&f->flags, FLOW_EMITTED) & FLOW_EMITTED)
 		return;
 	task_from_flow(&t, f);
-	emit_plain(TS_CONNECT, TS_TRACEPOINT, sk, &t, direct);
+	emit_plain(TS_CONNECT, TS_TRACEPOINT, sk, &t, f, direct);
 }
 
 #endif

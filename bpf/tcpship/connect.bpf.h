@@ -15,7 +15,7 @@ static __always_inline int on_connect(const struct sock *sk, __u32 probe)
 
 	task_current(&t);
 	flow_start(sk, &t, FLOW_ACTIVE | FLOW_EMITTED);
-	emit_plain(TS_CONNECT, probe, sk, &t, false);
+	emit_plain(TS_CONNECT, probe, sk, &t, NULL, false);	/* before the SYN: no latency yet */
 	return 0;
 }
 

@@ -18,7 +18,7 @@ static __always_inline int on_retransmit(const struct sock *sk, __u32 probe, boo
 	if (connect_tp)
 		connect_once(sk, f, direct);	/* a SYN that gets no answer */
 	task_from_flow(&t, f);
-	emit_plain(TS_RETRANSMIT, probe, sk, &t, direct);
+	emit_plain(TS_RETRANSMIT, probe, sk, &t, NULL, direct);
 	return 0;
 }
 

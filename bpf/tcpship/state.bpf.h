@@ -70,9 +70,14 @@ static __always_inline void emit_close(const struct sock *sk, const struct flow 
 		e->h.flags |= TS_F_ESTABLISHED;
 	if (f && (f->flags & FLOW_ACTIVE))
 		e->h.flags |= TS_F_ACTIVE;
+	e->close.connect_latency_ns = 0;
 	if (f) {
 		e->h.flags |= TS_F_START;
 		e->close.duration_ns = e->h.ts_ns - f->start_ns;
+		if (f->handshake_ns) {
+			e->h.flags |= TS_F_HANDSHAKE;
+			e->close.connect_latency_ns = f->handshake_ns;
+		}
 	} else {
 		e->close.duration_ns = 0;
 	}
@@ -87,6 +92,79 @@ static __always_inline void emit_close(const struct sock *sk, const struct flow 
 	e->close.oldstate = oldstate;
 	e->close._pad = 0;
 	submit(e);
+}
+
+/* ---- inbound connect latency: first SYN-ACK sent -> ESTABLISHED ---- */
+
+/* A request socket's ends, and its child's (which copies them). */
+struct synack_key {
+	__u8 laddr[16], raddr[16];
+	__u16 lport, rport;		/* host byte order, network byte order */
+	__u32 family;
+};
+
+/* SYN-ACKs sent again: the request's ends -> its first SYN-ACK's time
+ * (tcp_clock_us, CLOCK_MONOTONIC). Rare; LRU so a flood of half-open
+ * requests that never complete cannot fill it for good. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct synack_key);
+	__type(value, __u64);
+} synack_sent SEC(".maps");
+
+static __always_inline void synack_key_of(const struct sock_common *c, struct synack_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = BPF_CORE_READ(c, skc_family);
+	k->lport = BPF_CORE_READ(c, skc_num);
+	k->rport = BPF_CORE_READ(c, skc_dport);
+	if (k->family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)k->laddr, c, skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)k->raddr, c, skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(k->laddr, c, skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(k->raddr, c, skc_v6_daddr.in6_u.u6_addr8);
+	}
+}
+
+/* The handshake's wait as the server saw it. Where the first SYN-ACK was
+ * answered, the kernel measured it itself (tcp_synack_rtt_meas: first
+ * SYN-ACK sent -> the ACK; srtt's first sample is 8x it). Where it was
+ * sent again, that sample is not taken from it: tp_synack kept its time. */
+static __always_inline __u64 passive_handshake_ns(const struct sock *sk, bool direct)
+{
+	const struct tcp_sock *tp = tcp_of(sk, direct);
+	struct synack_key k;
+	__u64 *sent, us;
+
+	if (!tp)
+		return 0;
+	if (!RD(direct, tp, total_retrans)) {	/* = the request's SYN-ACK resends */
+		us = RD(direct, tp, srtt_us) >> 3;
+		return us * 1000;
+	}
+	synack_key_of((const struct sock_common *)sk, &k);
+	sent = bpf_map_lookup_elem(&synack_sent, &k);
+	if (!sent)
+		return 0;
+	us = bpf_ktime_get_ns() / 1000 - *sent;
+	bpf_map_delete_elem(&synack_sent, &k);
+	return us * 1000;
+}
+
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(tp_synack, const struct sock *sk, const struct request_sock *req)
+{
+	const struct tcp_request_sock *treq = (const struct tcp_request_sock *)req;
+	struct synack_key k;
+	__u64 first = BPF_CORE_READ(treq, snt_synack);
+
+	if (!first)
+		return 0;
+	synack_key_of(&req->__req_common, &k);
+	bpf_map_update_elem(&synack_sent, &k, &first, BPF_NOEXIST);
+	return 0;
 }
 
 static __always_inline int on_state(const struct sock *sk, int oldstate, int newstate,
@@ -118,6 +196,8 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		f = flow_get(sk);
 		if (oldstate == TCP_SYN_SENT) {
 			if (f) {
+				/* the flow started when the SYN went out */
+				f->handshake_ns = bpf_ktime_get_boot_ns() - f->start_ns;
 				__sync_fetch_and_or(&f->flags, FLOW_ESTABLISHED);
 				if (connect_tp)
 					connect_once(sk, f, direct);
@@ -128,6 +208,9 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 				__sync_fetch_and_or(&f->flags, FLOW_ESTABLISHED);
 			else
 				flow_start(sk, NULL, FLOW_ESTABLISHED);
+			f = flow_get(sk);
+			if (f)
+				f->handshake_ns = passive_handshake_ns(sk, direct);
 		}
 		return 0;
 	case TCP_CLOSE:

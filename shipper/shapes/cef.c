@@ -17,8 +17,8 @@
  * destination relation: in is what the source sent, out what it got back.
  * What CEF has no key for is in labelled custom fields: cs1 containerId, cs2
  * pod, cs3 podNamespace, cs4 communityId, cs5 executable, cs6 containerName,
- * cn1 durationNs, cn2 retransmits, cn3 sequence, flexString1/2 the DNS
- * question's name and type.
+ * cn1 durationNs, cn2 retransmits, cn3 sequence, cn4 connectLatencyNs,
+ * flexString1/2 the DNS question's name and type.
  *
  * Escaping: '\' and '=' in values as \\ and \=, CR and LF as \r and \n; any
  * other control byte and invalid UTF-8 as U+FFFD, so a hostile process name
@@ -209,6 +209,8 @@ int ts_encode_cef(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 	if (h->type == TS_CLOSE)
 		p = TS_PUT_KU(p, " cn2Label=retransmits cn2=", v.ev->close.retransmits);
 	p = TS_PUT_KU(p, " cn3Label=sequence cn3=", seq);
+	if (v.has_handshake)
+		p = TS_PUT_KU(p, " cn4Label=connectLatencyNs cn4=", v.handshake_ns);
 	p = TS_PUTS(p, " dvchost=");
 	p = ts_put(p, e->host_cef, strlen(e->host_cef));
 	p = TS_PUTS(p, " deviceExternalId=");

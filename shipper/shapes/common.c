@@ -18,6 +18,8 @@ char *ts_put_own(char *p, const struct ts_enc *e, const struct ts_view *v)
 		p = TS_PUT_OPT(p, ",\"cgroup\":", cg->path);
 		p = TS_PUT_OPT(p, ",\"unit\":", cg->unit);
 	}
+	if (v->has_handshake)
+		p = TS_PUT_KU(p, ",\"connect_latency_ns\":", v->handshake_ns);
 	switch (h->type) {
 	case TS_CLOSE:
 		p = v->established ? TS_PUTS(p, ",\"established\":true")

@@ -96,6 +96,10 @@ static char *put_close(char *p, const struct ts_event *ev)
 		p = TS_PUTS(p, ",\"duration_ns\":");
 		p = ts_put_u64(p, ev->close.duration_ns);
 	}
+	if (h->flags & TS_F_HANDSHAKE) {
+		p = TS_PUTS(p, ",\"connect_latency_ns\":");
+		p = ts_put_u64(p, ev->close.connect_latency_ns);
+	}
 	p = TS_PUTS(p, ",\"bytes_sent\":");
 	p = ts_put_u64(p, ev->close.bytes_sent);
 	p = TS_PUTS(p, ",\"bytes_received\":");
@@ -133,6 +137,13 @@ int ts_encode_json(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 		return -EINVAL;
 	p = put_common(out, e, h, seq, time_ns);
 	switch (h->type) {
+	case TS_CONNECT:
+	case TS_ACCEPT:
+		if (h->flags & TS_F_HANDSHAKE) {
+			p = TS_PUTS(p, ",\"connect_latency_ns\":");
+			p = ts_put_u64(p, ev->close.connect_latency_ns);
+		}
+		break;
 	case TS_CLOSE:
 		p = put_close(p, ev);
 		break;

@@ -100,12 +100,21 @@ int ts_encode_text(struct ts_enc *e, const void *rec, size_t size, uint64_t time
 	text_endpoint(dst, sizeof(dst), h->family, h->daddr, h->dport, true);
 
 	switch (h->type) {
+	case TS_CONNECT:
+	case TS_ACCEPT:
+		if (h->flags & TS_F_HANDSHAKE)
+			snprintf(detail, sizeof(detail), "hs=%.3fms",
+				 (double)ev->close.connect_latency_ns / 1e6);
+		break;
 	case TS_CLOSE: {
-		char ebuf[16], dur[32] = "";
+		char ebuf[16], dur[64] = "";
 
 		if (h->flags & TS_F_START)
 			snprintf(dur, sizeof(dur), "dur=%.3fms ",
 				 (double)ev->close.duration_ns / 1e6);
+		if (h->flags & TS_F_HANDSHAKE)
+			snprintf(dur + strlen(dur), sizeof(dur) - strlen(dur), "hs=%.3fms ",
+				 (double)ev->close.connect_latency_ns / 1e6);
 		snprintf(detail, sizeof(detail), "%stx=%llu rx=%llu retrans=%u%s%s%s", dur,
 			 (unsigned long long)ev->close.bytes_sent,
 			 (unsigned long long)ev->close.bytes_received, ev->close.retransmits,

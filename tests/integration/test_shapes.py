@@ -424,6 +424,7 @@ def ecs_expect(n):
         "tcpship.retransmits": opt(n.get("retransmits")),
         "tcpship.state": opt(n.get("state")),
         "tcpship.latency_ns": opt(n.get("latency_ns")),
+        "tcpship.connect_latency_ns": opt(n.get("connect_latency_ns")),
     }
     if "pid" not in n:
         x["process"] = MISSING
@@ -496,6 +497,7 @@ def ocsf_expect(n):
         "unmapped.retransmits": opt(n.get("retransmits")),
         "unmapped.state": opt(n.get("state")),
         "unmapped.latency_ns": opt(n.get("latency_ns")),
+        "unmapped.connect_latency_ns": opt(n.get("connect_latency_ns")),
     }
     if "pid" not in n:
         x["actor"] = MISSING
@@ -540,6 +542,8 @@ def cef_expect(n):
     if t == "close":
         x["cn2Label"], x["cn2"] = "retransmits", str(n["retransmits"])
     x["cn3Label"], x["cn3"] = "sequence", str(n["seq"])
+    if "connect_latency_ns" in n:
+        x["cn4Label"], x["cn4"] = "connectLatencyNs", str(n["connect_latency_ns"])
     x["dvchost"] = cef_text(n["host"])
     x["deviceExternalId"] = n["agent_id"]
     if "community_id" in n:

@@ -45,7 +45,8 @@ OWN_FIELDS = {
     "tcpship.probe": "keyword", "tcpship.netns": "long", "tcpship.cgroup": "keyword",
     "tcpship.unit": "keyword", "tcpship.established": "boolean",
     "tcpship.retransmits": "long", "tcpship.state": "keyword",
-    "tcpship.latency_ns": "long", "tcpship.dns_truncated": "boolean",
+    "tcpship.latency_ns": "long", "tcpship.connect_latency_ns": "long",
+    "tcpship.dns_truncated": "boolean",
 }
 
 

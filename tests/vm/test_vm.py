@@ -194,7 +194,7 @@ def test_list_probes_every_program_of_both_sets():
     rows = [l.split(None, 4) for l in out[1:] if l and not l.startswith("auto picks:")]
     seen = {(r[0], r[1]) for r in rows}
     hooks = {"state", "connect", "accept", "retransmit", "send", "recv", "dns", "process",
-             "cgroup"}
+             "cgroup", "synack"}
     assert seen == {(h, s) for h in hooks for s in ("kprobe", "tracepoint")}, seen
     have = set(section("tracepoints"))
     unexplained = []
@@ -256,6 +256,20 @@ def test_kprobe_set_with_kallsyms_hidden():
     assert all(e["probe"] == "kprobe" for e in evs), evs
     assert t.rc == 0, t.stderr
     t.assert_clean()
+
+
+def test_kprobe_connect_latency():
+    """The kprobe set measures the handshake too: on the accept and both
+    closes; its connect event goes out before the SYN, so without it."""
+    t, g = ts("kp"), gt("pair4")
+    ports = {g["client_port"], g["server_port"]}
+    evs = {(e["pid"] == g["client_pid"], e["type"]): e for e in
+           t.matching(lambda e: {e.get("sport"), e.get("dport")} == ports)}
+    assert "connect_latency_ns" not in evs[True, "connect"], evs[True, "connect"]
+    for k in ((False, "accept"), (True, "close"), (False, "close")):
+        assert 0 < evs[k].get("connect_latency_ns", 0) < 1_000_000_000, (k, evs[k])
+    assert evs[False, "accept"]["connect_latency_ns"] == \
+        evs[False, "close"]["connect_latency_ns"], evs
 
 
 def test_kprobe_ipv4_pair_exact_bytes():
