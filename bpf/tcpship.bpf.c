@@ -33,6 +33,8 @@
 #define IPPROTO_TCP	6
 #define IPPROTO_UDP	17
 #define DNS_PORT	53
+#define ETH_P_IP	0x0800
+#define ETH_P_IPV6	0x86DD
 
 char LICENSE[] SEC("license") = "GPL";
 

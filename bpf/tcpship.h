@@ -67,13 +67,14 @@ enum ts_flags {
 	TS_F_SADDR       = 1 << 1,	/* saddr/sport are known (dns: socket bound) */
 	TS_F_ESTABLISHED = 1 << 2,	/* close: the flow reached ESTABLISHED */
 	TS_F_START       = 1 << 3,	/* close: duration_ns is known */
-	TS_F_LATENCY     = 1 << 4,	/* send/recv: latency_ns is known */
+	TS_F_LATENCY     = 1 << 4,	/* send/recv, dns answer: latency_ns is known */
 	TS_F_ACTIVE      = 1 << 5,	/* close: this side connected (client) */
 	TS_F_TRUNC       = 1 << 6,	/* dns: payload longer than TS_DNS_MAX */
 	TS_F_ERROR       = 1 << 7,	/* close: the connection ended with an error */
 	TS_F_NETNS       = 1 << 8,	/* netns is known */
 	TS_F_PATH_TRUNC  = 1 << 9,	/* proc exec: the path did not fit, or is unreachable */
 	TS_F_HANDSHAKE   = 1 << 10,	/* connect/accept/close: connect_latency_ns is known */
+	TS_F_ANSWER      = 1 << 11,	/* dns: a response read by the process, not a query */
 };
 
 /* Common header of every record: 104 bytes. */
@@ -126,13 +127,16 @@ struct ts_event {
 	};
 };
 
-/* dns: the start of the UDP payload of a query sent to port 53 */
+/* dns: the start of the UDP payload of a query sent to port 53, or (with
+ * TS_F_ANSWER) of a response from port 53 as the process reads it. An
+ * answer's saddr/sport are the local end, daddr/dport the server's, as a
+ * query's are. */
 struct ts_dns {
 	struct ts_hdr h;
 	__u16 len;		/* bytes captured in payload */
-	__u16 _pad[3];
+	__u16 _pad;
 	__u32 total;		/* length of the whole datagram */
-	__u32 _pad2;
+	__u64 latency_ns;	/* answer, with TS_F_LATENCY: since its query */
 	__u8  payload[TS_DNS_MAX];
 };
 

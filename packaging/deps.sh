@@ -12,7 +12,7 @@ build="make gcc libc6-dev linux-libc-dev clang llvm bpftool libbpf-dev libelf-de
 test="$build python3 python3-jsonschema iproute2 nftables util-linux openssl
 	rsyslog rsyslog-openssl libivykis0 libnet1 libwrap0 clickhouse-server qemu-system-x86
 	busybox-static runc prometheus
-	debhelper lintian man-db systemd python3-yaml"
+	debhelper lintian man-db systemd python3-yaml dnsmasq-base"
 bench="$build python3 bpftrace bpfcc-tools linux-headers-amd64"
 
 case "${1:-}" in

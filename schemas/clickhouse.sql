@@ -19,6 +19,10 @@
 -- accepted as is; enable_http_compression only concerns ClickHouse's own
 -- answers and is not needed.
 --
+-- A dns answer's "answers" (an array of objects) has no column here:
+-- 18.16's JSONEachRow cannot read one, and input_format_skip_unknown_fields
+-- leaves it out; the form for newer releases below stores it.
+--
 -- "time" stays the RFC 3339 string tcpship sends (old releases cannot parse
 -- nanoseconds into a column); event_time and event_ns are computed from it
 -- on insert, for time filters and ordering.
@@ -71,8 +75,12 @@ CREATE TABLE IF NOT EXISTS tcp_events
     state           Nullable(String),
     bytes           Nullable(UInt64),
     latency_ns      Nullable(UInt64),
+    id              Nullable(UInt16),
     qname           Nullable(String),
     qtype           Nullable(String),
+    rcode           Nullable(String),
+    tc              Nullable(UInt8),
+    answers_truncated Nullable(UInt8),
     event_time      DateTime MATERIALIZED toDateTime(substring(time, 1, 19), 'UTC'),
     event_ns        UInt32 MATERIALIZED toUInt32(substring(time, 21, 9))
 )
@@ -128,8 +136,13 @@ ORDER BY (event_time, agent_id, seq);
 --     state           LowCardinality(Nullable(String)),
 --     bytes           Nullable(UInt64),
 --     latency_ns      Nullable(UInt64),
+--     id              Nullable(UInt16),
 --     qname           Nullable(String),
---     qtype           LowCardinality(Nullable(String))
+--     qtype           LowCardinality(Nullable(String)),
+--     rcode           LowCardinality(Nullable(String)),
+--     tc              Nullable(Bool),
+--     answers         Array(Tuple(name String, type String, ttl UInt32, data String)),
+--     answers_truncated Nullable(Bool)
 -- )
 -- ENGINE = ReplacingMergeTree
 -- PARTITION BY toYYYYMMDD(time)

@@ -83,6 +83,17 @@ static const struct group {
 		{ { "tp_synack" }, "tp_btf tcp_retransmit_synack", NULL },
 		{ { "tp_synack" }, "tp_btf tcp_retransmit_synack", NULL },
 	}, .optional = true },
+	/* the same tp_btf program in both sets; without it, dns events are
+	 * queries only */
+	[TS_G_DNS_ANSWER] = { "answers", 0, {
+		{ { "kp_dns_recv4", "kr_dns_recv4", "kp_dns_recv6", "kr_dns_recv6" },
+		  "kprobe+kretprobe udp_recvmsg, udpv6_recvmsg",
+		  "answers to the queries tcpship saw, read by the process that asked" },
+		{ { "tp_dns_recvfrom", "tpx_dns_recvfrom", "tp_dns_recvmsg", "tpx_dns_recvmsg" },
+		  "tracepoint sys_enter/exit_recvfrom, recvmsg",
+		  "answers to the queries tcpship saw, read with recvfrom(2) or recvmsg(2) by "
+		  "the process that asked; read(2) and recvmmsg(2) are not seen" },
+	}, .optional = true },
 	[TS_G_CGROUP] = { "cgroup", 0, {
 		{ { "tp_cgroup_mkdir", "tp_cgroup_rmdir" }, "tp_btf cgroup_mkdir, cgroup_rmdir",
 		  NULL },
@@ -505,6 +516,8 @@ static int choose_sets(struct ts_probes *p, struct env *e, const struct ts_optio
 	need |= T(TS_G_PROC);
 	if (need & T(TS_G_STATE))
 		need |= T(TS_G_SYNACK);
+	if (need & T(TS_G_DNS))
+		need |= T(TS_G_DNS_ANSWER);
 	if (o->n_cgroups || o->n_containers)
 		need |= T(TS_G_CGROUP);
 	for (int g = 0; g < TS_G_MAX; g++) {
@@ -649,6 +662,13 @@ void ts_probes_describe(const struct ts_probes *p, FILE *f)
 	if (p->chosen[TS_G_STATE] != TS_SET_NONE)
 		fprintf(f, "tcpship: %-10s %-10s %s\n", "(flows)", set_names[p->chosen[TS_G_STATE]],
 			groups[TS_G_STATE].set[p->chosen[TS_G_STATE]].desc);
+	if (p->chosen[TS_G_DNS_ANSWER] != TS_SET_NONE) {
+		enum ts_set set = p->chosen[TS_G_DNS_ANSWER];
+		const struct hook_set *hs = &groups[TS_G_DNS_ANSWER].set[set];
+
+		fprintf(f, "tcpship: %-10s %-10s %s (%s)\n", "(answers)", set_names[set],
+			hs->desc, hs->note);
+	}
 	if (p->chosen[TS_G_SYNACK] != TS_SET_NONE)
 		fprintf(f, "tcpship: %-10s %-10s %s\n", "(synack)", "tracepoint",
 			groups[TS_G_SYNACK].set[TS_SET_TP].desc);

@@ -29,6 +29,7 @@ enum ts_group {
 	TS_G_PROC,		/* exec/fork/exit: the process cache (exe) */
 	TS_G_CGROUP,		/* cgroup mkdir/rmdir: --cgroup, --container */
 	TS_G_SYNACK,		/* SYN-ACKs sent again: inbound connect latency */
+	TS_G_DNS_ANSWER,	/* responses from port 53 read by a process */
 	TS_G_MAX,
 };
 

@@ -158,6 +158,22 @@ int ts_rec_check(const void *rec, size_t size)
 }
 
 
+const struct ts_dns_response *ts_dns_response_of(const struct ts_dns *d)
+{
+	/* 36 KB: per thread, not on its stack; the bytes parsed last are
+	 * kept, so each shape of one record does not parse it again */
+	static __thread struct ts_dns_response r;
+	static __thread struct { size_t n; bool ok; uint8_t payload[TS_DNS_MAX]; } last;
+	size_t n = d->len < TS_DNS_MAX ? d->len : TS_DNS_MAX;
+
+	if (!n || last.n != n || memcmp(last.payload, d->payload, n)) {
+		last.n = n;
+		memcpy(last.payload, d->payload, n);
+		last.ok = !ts_dns_parse_response(d->payload, n, &r);
+	}
+	return last.ok ? &r : NULL;
+}
+
 int ts_view_of(const void *rec, size_t size, struct ts_view *v)
 {
 	const struct ts_hdr *h = rec;
@@ -204,7 +220,17 @@ int ts_view_of(const void *rec, size_t size, struct ts_view *v)
 	case TS_DNS: {
 		const struct ts_dns *d = rec;
 
-		v->dir = TS_DIR_OUT;
+		v->dir = TS_DIR_OUT;	/* an answer too: this end asked */
+		if (h->flags & TS_F_ANSWER) {
+			v->answer = true;
+			v->has_in = true;
+			v->in = d->total;
+			v->resp = ts_dns_response_of(d);
+			/* the event's duration: its query's way there and back */
+			v->has_duration = h->flags & TS_F_LATENCY;
+			v->duration_ns = d->latency_ns;
+			break;
+		}
 		v->has_out = true;
 		v->out = d->total;
 		v->has_query = !ts_dns_parse_query(d->payload, d->len < TS_DNS_MAX ? d->len :

@@ -118,9 +118,20 @@ struct ts_view {
 	uint64_t handshake_ns;
 	int error;			/* close: errno, 0 none */
 	bool established;		/* close: the flow got there */
+	/* dns answer (TS_F_ANSWER): the response as read, or NULL when the
+	 * payload is no response at all; valid until the next record */
+	bool answer;
+	const struct ts_dns_response *resp;
 	bool has_query;			/* dns: q was read from the payload */
+	/* last: ts_view_of() zeroes what comes before it */
 	struct ts_dns_query q;
 };
+
+/* A dns answer record's response, parsed once per record and thread (the
+ * shapes of one record share it), or NULL when it is no response. Valid
+ * until the thread's next call with another record. */
+struct ts_dns;
+const struct ts_dns_response *ts_dns_response_of(const struct ts_dns *d);
 
 /* -EINVAL unless rec is a whole record of a known type (ts_rec_check). */
 int ts_view_of(const void *rec, size_t size, struct ts_view *v);

@@ -110,6 +110,75 @@ static __always_inline bool read_sockaddr(const void *sa, bool user, struct dns_
 	return true;
 }
 
+/* Queries waiting for their answer: the asking process, the server and the
+ * query's id -> when it went out. An answer read by that process from that
+ * server with that id is its answer (the socket of an unbound sender is not
+ * known yet when the query leaves, so the process stands for it). */
+struct dns_wait {
+	__u8 server[16];
+	__u32 pid;
+	__u16 id;
+	__u8 family;
+	__u8 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct dns_wait);
+	__type(value, __u64);
+} dns_pending SEC(".maps");
+
+/* Processes with a query out (the last one's time): only their reads are
+ * looked at, so every other process's recv costs one lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} dns_askers SEC(".maps");
+
+static __always_inline void dns_pending_add(__u32 pid, const struct tuple *tu, const __u8 *msg,
+					    __u64 ts)
+{
+	struct dns_wait w = {};
+
+	__builtin_memcpy(w.server, tu->daddr, 16);
+	w.pid = pid;
+	w.id = (__u16)msg[0] << 8 | msg[1];
+	w.family = tu->family;
+	bpf_map_update_elem(&dns_pending, &w, &ts, BPF_ANY);
+	bpf_map_update_elem(&dns_askers, &w.pid, &ts, BPF_ANY);
+}
+
+/* A dns record for the current task, its local end from the socket (when
+ * there is one) and the server d; NULL if a filter says no or the ring
+ * buffer is full. */
+static __always_inline struct ts_dns *dns_start(__u32 probe, const struct sock *sk,
+						const struct dns_dst *d, struct task_info *t,
+						struct tuple *tu)
+{
+	struct ts_dns *e;
+
+	task_current(t);
+	if (!pass_task(t))
+		return NULL;
+	if (sk)
+		read_tuple(sk, tu, false);
+	else
+		__builtin_memset(tu, 0, sizeof(*tu));
+	tu->dport = d->port;
+	tu->family = d->family;
+	__builtin_memcpy(tu->daddr, d->addr, 16);
+	unmap_v4(tu);
+	if (!pass_tuple(tu))
+		return NULL;
+	e = reserve(sizeof(*e), TS_DNS);
+	if (e)
+		fill_hdr(&e->h, TS_DNS, probe, sizeof(*e), t, tu);
+	return e;
+}
+
 static __always_inline void emit_dns(__u32 probe, const struct sock *sk, const struct dns_dst *d,
 				     const void *ubuf, __u64 avail, __u64 total)
 {
@@ -118,26 +187,8 @@ static __always_inline void emit_dns(__u32 probe, const struct sock *sk, const s
 	struct tuple tu;
 	__u64 n;	/* 64-bit: a u32 makes clang bound it with a 32-bit compare the verifier cannot use */
 
-	if (!ubuf)
+	if (!ubuf || !(e = dns_start(probe, sk, d, &t, &tu)))
 		return;
-	task_current(&t);
-	if (!pass_task(&t))
-		return;
-	/* the socket says who we are; the call may say where it goes */
-	if (sk)
-		read_tuple(sk, &tu, false);
-	else
-		__builtin_memset(&tu, 0, sizeof(tu));
-	tu.dport = d->port;
-	tu.family = d->family;
-	__builtin_memcpy(tu.daddr, d->addr, 16);
-	unmap_v4(&tu);
-	if (!pass_tuple(&tu))
-		return;
-	e = reserve(sizeof(*e), TS_DNS);
-	if (!e)
-		return;
-	fill_hdr(&e->h, TS_DNS, probe, sizeof(*e), &t, &tu);
 	if (!tu.sport)
 		e->h.flags &= ~TS_F_SADDR;	/* not bound yet */
 	n = avail < total ? avail : total;
@@ -153,10 +204,12 @@ static __always_inline void emit_dns(__u32 probe, const struct sock *sk, const s
 	}
 	e->len = n;
 	e->total = total;
-	e->_pad[0] = e->_pad[1] = e->_pad[2] = 0;
-	e->_pad2 = 0;
+	e->_pad = 0;
+	e->latency_ns = 0;
 	if (bpf_probe_read_user(e->payload, n, ubuf))
 		e->len = 0;
+	else if (n >= 2)
+		dns_pending_add(t.pid, &tu, e->payload, e->h.ts_ns);
 	submit(e);
 }
 
@@ -254,6 +307,229 @@ int tp_dns_sendmsg(struct trace_event_raw_sys_enter *ctx)
 	if (type_on(TS_DNS))
 		dns_user_msg(ctx->args[0], (const struct user_msghdr *)ctx->args[1]);
 	return 0;
+}
+
+/* ---- answers: a datagram from port 53 read by a process that asked ---- */
+
+/* a read in flight, entry to return */
+struct dns_read {
+	const struct sock *sk;		/* kprobe set */
+	const void *msg;		/* kprobe: struct msghdr; tracepoint: user_msghdr */
+	const void *ubuf, *uaddr;	/* tracepoint recvfrom */
+	__u64 fd, avail;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct dns_read);
+} dns_reads SEC(".maps");
+
+static __always_inline bool asker(void)
+{
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+
+	return type_on(TS_DNS) && bpf_map_lookup_elem(&dns_askers, &pid);
+}
+
+static __always_inline void read_begin(const struct dns_read *r)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_update_elem(&dns_reads, &tid, r, BPF_ANY);
+}
+
+static __always_inline bool read_end(struct dns_read *r)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct dns_read *p = bpf_map_lookup_elem(&dns_reads, &tid);
+
+	if (!p)
+		return false;
+	*r = *p;
+	bpf_map_delete_elem(&dns_reads, &tid);
+	return true;
+}
+
+/* ret bytes of a response from server d are at ubuf (user memory) */
+static __always_inline void emit_answer(__u32 probe, const struct sock *sk,
+					const struct dns_dst *d, const void *ubuf, __u64 ret)
+{
+	struct dns_wait w = {};
+	struct task_info t;
+	struct ts_dns *e;
+	struct tuple tu;
+	__u64 *sent, n = ret;
+
+	if (!ubuf || !sk || !(e = dns_start(probe, sk, d, &t, &tu)))
+		return;
+	e->h.flags |= TS_F_ANSWER;
+	barrier_var(n);
+	if (n > TS_DNS_MAX) {
+		n = TS_DNS_MAX;
+		e->h.flags |= TS_F_TRUNC;
+	}
+	e->len = n;
+	e->total = ret;
+	e->_pad = 0;
+	e->latency_ns = 0;
+	if (bpf_probe_read_user(e->payload, n, ubuf)) {
+		e->len = 0;
+	} else if (n >= 2) {
+		__builtin_memcpy(w.server, tu.daddr, 16);
+		w.pid = t.pid;
+		w.id = (__u16)e->payload[0] << 8 | e->payload[1];
+		w.family = tu.family;
+		sent = bpf_map_lookup_elem(&dns_pending, &w);
+		if (sent) {
+			e->latency_ns = e->h.ts_ns - *sent;
+			e->h.flags |= TS_F_LATENCY;
+			bpf_map_delete_elem(&dns_pending, &w);
+		}
+	}
+	submit(e);
+}
+
+/* The server: the address the read filled in, else the connected peer. */
+static __always_inline bool answer_from(const struct sock *sk, const void *name, bool user,
+					struct dns_dst *d)
+{
+	struct tuple tu;
+
+	if (name)
+		return read_sockaddr(name, user, d) && d->port == DNS_PORT;
+	if (!read_tuple(sk, &tu, false) || tu.dport != DNS_PORT)
+		return false;
+	d->port = tu.dport;
+	d->family = tu.family;
+	__builtin_memcpy(d->addr, tu.daddr, 16);
+	return true;
+}
+
+/* kprobe set: udp_recvmsg / udpv6_recvmsg, entry and return */
+static __always_inline int kp_recv_enter(const struct sock *sk, struct msghdr *msg)
+{
+	struct dns_read r = {};
+
+	if (!asker())
+		return 0;
+	r.sk = sk;
+	r.msg = msg;
+	r.ubuf = iter_user_buf(&msg->msg_iter, &r.avail);
+	if (r.ubuf)
+		read_begin(&r);
+	return 0;
+}
+
+static __always_inline int kp_recv_return(long ret)
+{
+	struct dns_read r;
+	struct dns_dst d = {};
+	const struct msghdr *msg;
+
+	if (!read_end(&r) || ret <= 0)
+		return 0;
+	msg = r.msg;
+	if (!answer_from(r.sk, BPF_CORE_READ(msg, msg_name), false, &d))
+		return 0;
+	emit_answer(TS_KPROBE, r.sk, &d, r.ubuf, (__u64)ret < r.avail ? (__u64)ret : r.avail);
+	return 0;
+}
+
+SEC("kprobe/udp_recvmsg")
+int BPF_KPROBE(kp_dns_recv4, struct sock *sk, struct msghdr *msg)
+{
+	return kp_recv_enter(sk, msg);
+}
+
+SEC("kretprobe/udp_recvmsg")
+int BPF_KRETPROBE(kr_dns_recv4, int ret)
+{
+	return kp_recv_return(ret);
+}
+
+SEC("kprobe/udpv6_recvmsg")
+int BPF_KPROBE(kp_dns_recv6, struct sock *sk, struct msghdr *msg)
+{
+	return kp_recv_enter(sk, msg);
+}
+
+SEC("kretprobe/udpv6_recvmsg")
+int BPF_KRETPROBE(kr_dns_recv6, int ret)
+{
+	return kp_recv_return(ret);
+}
+
+/* tracepoint set: recvfrom and recvmsg, entry and exit; the kernel has
+ * written the sender's address to user memory by the exit */
+static __always_inline void tp_recv_done(const struct dns_read *r, long ret)
+{
+	struct dns_dst d = {};
+	struct sock *sk;
+
+	if (ret <= 0)
+		return;
+	sk = sk_from_fd(r->fd);
+	if (!sk_is(sk, IPPROTO_UDP, false) || !answer_from(sk, r->uaddr, true, &d))
+		return;
+	emit_answer(TS_TRACEPOINT, sk, &d, r->ubuf, (__u64)ret < r->avail ? (__u64)ret : r->avail);
+}
+
+static __always_inline int tp_recv_begin(__u64 fd, const void *ubuf, __u64 avail,
+					 const void *uaddr, const void *msg)
+{
+	struct dns_read r = { .fd = fd, .ubuf = ubuf, .avail = avail, .uaddr = uaddr, .msg = msg };
+
+	if (asker())
+		read_begin(&r);
+	return 0;
+}
+
+/* recvmsg's buffer and address are in its user_msghdr, read at the exit */
+static __always_inline int tp_recv_exit(long ret)
+{
+	struct user_msghdr m;
+	struct iovec iov;
+	struct dns_read r;
+
+	if (!read_end(&r) || ret <= 0)
+		return 0;
+	if (r.msg) {
+		if (bpf_probe_read_user(&m, sizeof(m), r.msg) || !m.msg_iov || !m.msg_iovlen ||
+		    bpf_probe_read_user(&iov, sizeof(iov), m.msg_iov))
+			return 0;
+		r.ubuf = iov.iov_base;
+		r.avail = iov.iov_len;
+		r.uaddr = m.msg_name;
+	}
+	tp_recv_done(&r, ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int tp_dns_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	return tp_recv_begin(ctx->args[0], (const void *)ctx->args[1], ctx->args[2],
+			     (const void *)ctx->args[4], NULL);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int tpx_dns_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	return tp_recv_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int tp_dns_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return tp_recv_begin(ctx->args[0], NULL, 0, NULL, (const void *)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int tpx_dns_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return tp_recv_exit(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmmsg")

@@ -18,7 +18,8 @@
  * What CEF has no key for is in labelled custom fields: cs1 containerId, cs2
  * pod, cs3 podNamespace, cs4 communityId, cs5 executable, cs6 containerName,
  * cn1 durationNs, cn2 retransmits, cn3 sequence, cn4 connectLatencyNs,
- * flexString1/2 the DNS question's name and type.
+ * flexString1/2 the DNS question's name and type; a DNS answer's response
+ * code is its reason.
  *
  * Escaping: '\' and '=' in values as \\ and \=, CR and LF as \r and \n; any
  * other control byte and invalid UTF-8 as U+FFFD, so a hostile process name
@@ -223,6 +224,16 @@ int ts_encode_cef(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 		p = PUT_EXT(p, " flexString1Label=dnsQuestionName flexString1=", v.q.qname);
 		p = PUT_EXT(p, " flexString2Label=dnsQuestionType flexString2=",
 			    ts_dns_type_name(v.q.qtype, tbuf));
+	}
+	if (h->type == TS_DNS && v.resp) {
+		/* an answer: its question, and its response code as the reason */
+		if (v.resp->has_question) {
+			p = PUT_EXT(p, " flexString1Label=dnsQuestionName flexString1=",
+				    v.resp->qname);
+			p = PUT_EXT(p, " flexString2Label=dnsQuestionType flexString2=",
+				    ts_dns_type_name(v.resp->qtype, tbuf));
+		}
+		p = PUT_EXT(p, " reason=", ts_dns_rcode_name(v.resp->rcode, tbuf));
 	}
 	*p++ = '\n';
 	return (int)(p - out);

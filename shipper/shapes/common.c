@@ -44,3 +44,13 @@ char *ts_put_own(char *p, const struct ts_enc *e, const struct ts_view *v)
 	return p;
 }
 
+
+char *ts_put_answer_data(char *p, const struct ts_dns_answer *a)
+{
+	if (a->type == 5)
+		return ts_put_jstr(p, a->name, strlen(a->name));
+	*p++ = '"';
+	p = ts_put_addr(p, a->type == 1 ? TS_IPV4 : TS_IPV6, a->addr);
+	*p++ = '"';
+	return p;
+}

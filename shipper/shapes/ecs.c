@@ -155,6 +155,84 @@ static char *put_container(char *p, const struct ts_cginfo *cg)
 	return p;
 }
 
+/* dns.answers and dns.resolved_ip of a response, bounded like the native
+ * line's (shapes/native.c) */
+static char *put_ecs_answers(char *p, const char *end, const struct ts_dns_response *r)
+{
+	char tbuf[12];
+	int n = 0, ips = 0;
+
+	if (!r->n_answers)
+		return p;	/* ECS has no empty list */
+	p = TS_PUTS(p, ",\"answers\":[");
+	for (int i = 0; i < r->n_answers && end - p > 4 * TS_QNAME_MAX + 128; i++, n++) {
+		const struct ts_dns_answer *a = &r->answers[i];
+
+		if (i)
+			*p++ = ',';
+		p = TS_PUTS(p, "{\"name\":");
+		p = ts_put_jstr(p, a->owner, strlen(a->owner));
+		p = TS_PUT_KV(p, ",\"type\":\"", ts_dns_type_name(a->type, tbuf));
+		p = TS_PUTS(p, ",\"class\":\"IN\"");
+		p = TS_PUT_KU(p, ",\"ttl\":", a->ttl);
+		p = TS_PUTS(p, ",\"data\":");
+		p = ts_put_answer_data(p, a);
+		*p++ = '}';
+	}
+	*p++ = ']';
+	for (int i = 0; i < n; i++) {
+		const struct ts_dns_answer *a = &r->answers[i];
+
+		if (a->type == 5)
+			continue;
+		if (ips++)
+			p = TS_PUTS(p, ",\"");
+		else
+			p = TS_PUTS(p, ",\"resolved_ip\":[\"");
+		p = ts_put_addr(p, a->type == 1 ? TS_IPV4 : TS_IPV6, a->addr);
+		*p++ = '"';
+	}
+	if (ips)
+		*p++ = ']';
+	return p;
+}
+
+static char *put_dns_answer(char *p, const char *end, const struct ts_view *v)
+{
+	const struct ts_dns_response *r = v->resp;
+	char tbuf[12], idbuf[8];
+
+	if (!r)
+		return p;
+	p = TS_PUTS(p, ",\"dns\":{\"type\":\"answer\",\"id\":\"");
+	p = ts_put(p, idbuf, (size_t)(ts_put_u64(idbuf, r->id) - idbuf));
+	p = TS_PUT_KV(p, "\",\"response_code\":\"", ts_dns_rcode_name(r->rcode, tbuf));
+	if (r->aa || r->tc || r->ra) {
+		const char *flags[3] = { r->aa ? "AA" : NULL, r->tc ? "TC" : NULL,
+					 r->ra ? "RA" : NULL };
+		bool first = true;
+
+		p = TS_PUTS(p, ",\"header_flags\":[");
+		for (int i = 0; i < 3; i++) {
+			if (!flags[i])
+				continue;
+			if (!first)
+				*p++ = ',';
+			p = TS_PUT_KV(p, "\"", flags[i]);
+			first = false;
+		}
+		*p++ = ']';
+	}
+	if (r->has_question) {
+		p = TS_PUTS(p, ",\"question\":{\"name\":");
+		p = ts_put_jstr(p, r->qname, strlen(r->qname));
+		p = TS_PUT_KV(p, ",\"type\":\"", ts_dns_type_name(r->qtype, tbuf));
+		*p++ = '}';
+	}
+	p = put_ecs_answers(p, end, r);
+	return TS_PUTS(p, "}");
+}
+
 static char *put_dns(char *p, const struct ts_view *v)
 {
 	char tbuf[12], idbuf[8];
@@ -206,7 +284,7 @@ int ts_encode_ecs(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 	if (cg && cg->json_len)
 		p = put_container(p, cg);
 	if (h->type == TS_DNS)
-		p = put_dns(p, &v);
+		p = v.answer ? put_dns_answer(p, out + TS_LINE_MAX - 512, &v) : put_dns(p, &v);
 	p = TS_PUTS(p, ",\"tcpship\":{");
 	p = ts_put_own(p, e, &v);
 	p = TS_PUTS(p, "}}\n");

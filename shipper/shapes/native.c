@@ -108,17 +108,73 @@ static char *put_close(char *p, const struct ts_event *ev)
 	return ts_put_u64(p, ev->close.retransmits);
 }
 
-static char *put_dns(char *p, const struct ts_dns *d)
+/* room an answer may take at most: two names of TS_QNAME_MAX, each byte
+ * at worst 2 in JSON (presentation form is printable ASCII), the rest */
+#define ANSWER_ROOM (4 * TS_QNAME_MAX + 128)
+
+static char *put_answers(char *p, const char *end, const struct ts_dns_response *r)
 {
+	bool cut = r->answers_truncated;
+	char tbuf[12];
+
+	p = TS_PUTS(p, ",\"answers\":[");
+	for (int i = 0; i < r->n_answers; i++) {
+		const struct ts_dns_answer *a = &r->answers[i];
+
+		if (end - p < ANSWER_ROOM) {
+			cut = true;	/* the line stays whole and bounded */
+			break;
+		}
+		if (i)
+			*p++ = ',';
+		p = TS_PUTS(p, "{\"name\":");
+		p = ts_put_jstr(p, a->owner, strlen(a->owner));
+		p = TS_PUT_KV(p, ",\"type\":\"", ts_dns_type_name(a->type, tbuf));
+		p = TS_PUT_KU(p, ",\"ttl\":", a->ttl);
+		p = TS_PUTS(p, ",\"data\":");
+		p = ts_put_answer_data(p, a);
+		*p++ = '}';
+	}
+	*p++ = ']';
+	if (cut)
+		p = TS_PUTS(p, ",\"answers_truncated\":true");
+	return p;
+}
+
+static char *put_dns(char *p, const char *end, const struct ts_dns *d)
+{
+	const struct ts_dns_response *r;
 	struct ts_dns_query q;
 	char tbuf[12];
 	size_t n = d->len < TS_DNS_MAX ? d->len : TS_DNS_MAX;
 
-	if (!ts_dns_parse_query(d->payload, n, &q)) {
-		p = TS_PUTS(p, ",\"qname\":");
-		p = ts_put_jstr(p, q.qname, strlen(q.qname));
-		p = TS_PUT_KV(p, ",\"qtype\":\"", ts_dns_type_name(q.qtype, tbuf));
+	if (!(d->h.flags & TS_F_ANSWER)) {
+		p = TS_PUTS(p, ",\"direction\":\"query\"");
+		if (!ts_dns_parse_query(d->payload, n, &q)) {
+			p = TS_PUT_KU(p, ",\"id\":", q.id);
+			p = TS_PUTS(p, ",\"qname\":");
+			p = ts_put_jstr(p, q.qname, strlen(q.qname));
+			p = TS_PUT_KV(p, ",\"qtype\":\"", ts_dns_type_name(q.qtype, tbuf));
+		}
+		p = TS_PUTS(p, ",\"bytes\":");
+		return ts_put_u64(p, d->total);
 	}
+	p = TS_PUTS(p, ",\"direction\":\"answer\"");
+	r = ts_dns_response_of(d);
+	if (r) {
+		p = TS_PUT_KU(p, ",\"id\":", r->id);
+		if (r->has_question) {
+			p = TS_PUTS(p, ",\"qname\":");
+			p = ts_put_jstr(p, r->qname, strlen(r->qname));
+			p = TS_PUT_KV(p, ",\"qtype\":\"", ts_dns_type_name(r->qtype, tbuf));
+		}
+		p = TS_PUT_KV(p, ",\"rcode\":\"", ts_dns_rcode_name(r->rcode, tbuf));
+		if (r->tc)
+			p = TS_PUTS(p, ",\"tc\":true");
+		p = put_answers(p, end, r);
+	}
+	if (d->h.flags & TS_F_LATENCY)
+		p = TS_PUT_KU(p, ",\"latency_ns\":", d->latency_ns);
 	p = TS_PUTS(p, ",\"bytes\":");
 	return ts_put_u64(p, d->total);
 }
@@ -162,7 +218,7 @@ int ts_encode_json(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 		}
 		break;
 	case TS_DNS:
-		p = put_dns(p, rec);
+		p = put_dns(p, out + TS_LINE_MAX - 64, rec);
 		break;
 	}
 	p = TS_PUTS(p, "}\n");

@@ -50,7 +50,8 @@ static struct activity activity_of(const struct ts_view *v)
 	case TS_RECV:
 		return (struct activity){ 4001, 6, "Traffic" };
 	case TS_DNS:
-		return (struct activity){ 4003, 1, "Query" };
+		return v->answer ? (struct activity){ 4003, 2, "Response" }
+				 : (struct activity){ 4003, 1, "Query" };
 	}
 	return (struct activity){ 4001, 99, "Retransmit" };
 }
@@ -235,6 +236,51 @@ static char *put_actor(char *p, const struct ts_enc *e, const struct ts_hdr *h,
 	return TS_PUTS(p, "}}");
 }
 
+/* OCSF's rcode_id enum is the RCODE itself for 0..10 */
+static const char *const rcode_captions[] = { "NoError", "FormError", "ServError", "NXDomain",
+	"NotImp", "Refused", "YXDomain", "YXRRSet", "NXRRSet", "NotAuth", "NotZone" };
+
+static char *put_response(char *p, const char *end, const struct ts_view *v)
+{
+	const struct ts_dns_response *r = v->resp;
+	char tbuf[12];
+
+	if (!r)
+		return p;
+	if (r->has_question) {
+		p = TS_PUTS(p, ",\"query\":{\"hostname\":");
+		p = ts_put_jstr(p, r->qname, strlen(r->qname));
+		p = TS_PUT_KV(p, ",\"type\":\"", ts_dns_type_name(r->qtype, tbuf));
+		p = TS_PUT_KU(p, ",\"packet_uid\":", r->id);
+		*p++ = '}';
+	}
+	if (r->rcode < sizeof(rcode_captions) / sizeof(rcode_captions[0])) {
+		p = TS_PUT_KU(p, ",\"rcode_id\":", r->rcode);
+		p = TS_PUT_KV(p, ",\"rcode\":\"", rcode_captions[r->rcode]);
+	} else {
+		p = TS_PUTS(p, ",\"rcode_id\":99");
+		p = TS_PUT_KV(p, ",\"rcode\":\"", ts_dns_rcode_name(r->rcode, tbuf));
+	}
+	if (!r->n_answers)
+		return p;
+	p = TS_PUTS(p, ",\"answers\":[");
+	for (int i = 0; i < r->n_answers && end - p > 4 * TS_QNAME_MAX + 128; i++) {
+		const struct ts_dns_answer *a = &r->answers[i];
+
+		if (i)
+			*p++ = ',';
+		p = TS_PUTS(p, "{\"rdata\":");
+		p = ts_put_answer_data(p, a);
+		p = TS_PUT_KV(p, ",\"type\":\"", ts_dns_type_name(a->type, tbuf));
+		p = TS_PUTS(p, ",\"class\":\"IN\"");
+		p = TS_PUT_KU(p, ",\"ttl\":", a->ttl);
+		p = TS_PUT_KU(p, ",\"packet_uid\":", r->id);
+		*p++ = '}';
+	}
+	*p++ = ']';
+	return p;
+}
+
 static char *put_query(char *p, const struct ts_view *v)
 {
 	char tbuf[12];
@@ -287,7 +333,7 @@ int ts_encode_ocsf(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 	p = ts_put(p, e->host, e->host_len);
 	p = TS_PUTS(p, "\",\"type_id\":0,\"type\":\"Unknown\"}");
 	if (h->type == TS_DNS)
-		p = put_query(p, &v);
+		p = v.answer ? put_response(p, out + TS_LINE_MAX - 512, &v) : put_query(p, &v);
 	p = TS_PUTS(p, ",\"unmapped\":{");
 	p = ts_put_own(p, e, &v);
 	if (cg) {

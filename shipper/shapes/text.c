@@ -138,12 +138,21 @@ int ts_encode_text(struct ts_enc *e, const void *rec, size_t size, uint64_t time
 		break;
 	case TS_DNS: {
 		const struct ts_dns *d = rec;
+		const struct ts_dns_response *r;
 		struct ts_dns_query q;
-		char qt[12];
+		char qt[12], rc[12];
 
-		if (!ts_dns_parse_query(d->payload, d->len < TS_DNS_MAX ? d->len : TS_DNS_MAX, &q))
-			snprintf(detail, sizeof(detail), "%s %s", ts_dns_type_name(q.qtype, qt),
-				 q.qname);
+		if (!(h->flags & TS_F_ANSWER)) {
+			if (!ts_dns_parse_query(d->payload, d->len < TS_DNS_MAX ? d->len :
+						TS_DNS_MAX, &q))
+				snprintf(detail, sizeof(detail), "%s %s",
+					 ts_dns_type_name(q.qtype, qt), q.qname);
+		} else if ((r = ts_dns_response_of(d))) {
+			snprintf(detail, sizeof(detail), "answer %s %s %s, %d record%s",
+				 ts_dns_rcode_name(r->rcode, rc), ts_dns_type_name(r->qtype, qt),
+				 r->has_question ? r->qname : "?", r->n_answers,
+				 r->n_answers == 1 ? "" : "s");
+		}
 		break;
 	}
 	}

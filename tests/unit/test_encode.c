@@ -443,7 +443,7 @@ TEST(encode_dns_v4_golden)
 	mk_dns(&d, TS_IPV4, TS_F_TASK | TS_F_SADDR, q_www_a, sizeof(q_www_a), 33);
 	CHECK_JSON(&e, &d, 22, T_NS,
 		   HEAD("dns", "22") TASK FAM4 DNS_SRC4 DNS_DST4 KPROBE
-		   ",\"qname\":\"www.example.com\",\"qtype\":\"A\",\"bytes\":33}\n");
+		   ",\"direction\":\"query\",\"id\":48879,\"qname\":\"www.example.com\",\"qtype\":\"A\",\"bytes\":33}\n");
 }
 
 TEST(encode_dns_v6_aaaa_golden)
@@ -463,7 +463,7 @@ TEST(encode_dns_v6_aaaa_golden)
 	CHECK_JSON(&e, &d, 23, T_NS,
 		   HEAD("dns", "23") TASK FAM6 ",\"saddr\":\"2001:db8::2\",\"sport\":40000"
 		   ",\"daddr\":\"2001:4860:4860::8888\",\"dport\":53" KPROBE
-		   ",\"qname\":\"www.example.com\",\"qtype\":\"AAAA\",\"bytes\":44}\n");
+		   ",\"direction\":\"query\",\"id\":48879,\"qname\":\"www.example.com\",\"qtype\":\"AAAA\",\"bytes\":44}\n");
 }
 
 /* not a query we can read: no qname/qtype, the size still counts */
@@ -478,19 +478,19 @@ TEST(encode_dns_garbage_golden)
 	enc_fixed(&e);
 	mk_dns(&d, TS_IPV4, TS_F_TASK | TS_F_SADDR, junk, sizeof(junk), 40);
 	CHECK_JSON(&e, &d, 24, T_NS,
-		   HEAD("dns", "24") TASK FAM4 DNS_SRC4 DNS_DST4 KPROBE ",\"bytes\":40}\n");
+		   HEAD("dns", "24") TASK FAM4 DNS_SRC4 DNS_DST4 KPROBE ",\"direction\":\"query\",\"bytes\":40}\n");
 
 	/* well formed but a response (QR set) */
 	memcpy(resp, q_www_a, sizeof(resp));
 	resp[2] |= 0x80;
 	mk_dns(&d, TS_IPV4, TS_F_TASK | TS_F_SADDR, resp, sizeof(resp), 33);
 	CHECK_JSON(&e, &d, 24, T_NS,
-		   HEAD("dns", "24") TASK FAM4 DNS_SRC4 DNS_DST4 KPROBE ",\"bytes\":33}\n");
+		   HEAD("dns", "24") TASK FAM4 DNS_SRC4 DNS_DST4 KPROBE ",\"direction\":\"query\",\"bytes\":33}\n");
 
 	/* an empty payload */
 	mk_dns(&d, TS_IPV4, TS_F_TASK | TS_F_SADDR, junk, 0, 0);
 	CHECK_JSON(&e, &d, 24, T_NS,
-		   HEAD("dns", "24") TASK FAM4 DNS_SRC4 DNS_DST4 KPROBE ",\"bytes\":0}\n");
+		   HEAD("dns", "24") TASK FAM4 DNS_SRC4 DNS_DST4 KPROBE ",\"direction\":\"query\",\"bytes\":0}\n");
 }
 
 /* an unbound socket: the source is not known yet */
@@ -503,7 +503,7 @@ TEST(encode_dns_no_saddr_golden)
 	mk_dns(&d, TS_IPV4, TS_F_TASK, q_www_a, sizeof(q_www_a), 33);
 	CHECK_JSON(&e, &d, 25, T_NS,
 		   HEAD("dns", "25") TASK FAM4 DNS_DST4 KPROBE
-		   ",\"qname\":\"www.example.com\",\"qtype\":\"A\",\"bytes\":33}\n");
+		   ",\"direction\":\"query\",\"id\":48879,\"qname\":\"www.example.com\",\"qtype\":\"A\",\"bytes\":33}\n");
 }
 
 /* RFC 1035 escapes inside JSON escapes: both layers must survive */
@@ -528,7 +528,7 @@ TEST(encode_dns_escaped_qname_golden)
 	/* presentation a\.b.x\"y\\z.\000\255, then each '\' and '"' JSON-escaped */
 	CHECK_JSON(&e, &d, 26, T_NS,
 		   HEAD("dns", "26") TASK FAM4 DNS_SRC4 DNS_DST4 KPROBE
-		   ",\"qname\":\"a\\\\.b.x\\\\\\\"y\\\\\\\\z.\\\\000\\\\255\",\"qtype\":\"TYPE99\","
+		   ",\"direction\":\"query\",\"id\":1,\"qname\":\"a\\\\.b.x\\\\\\\"y\\\\\\\\z.\\\\000\\\\255\",\"qtype\":\"TYPE99\","
 		   "\"bytes\":30}\n");
 	/* and a JSON reader gets the presentation form back */
 	ENCODE(&e, &d, 26, T_NS, &l, &obj);
@@ -550,10 +550,10 @@ TEST(encode_dns_len_clamped)
 	d.len = 0xffff;
 	CHECK_JSON(&e, &d, 27, T_NS,
 		   HEAD("dns", "27") TASK FAM4 DNS_SRC4 DNS_DST4 KPROBE
-		   ",\"qname\":\"www.example.com\",\"qtype\":\"A\",\"bytes\":1500}\n");
+		   ",\"direction\":\"query\",\"id\":48879,\"qname\":\"www.example.com\",\"qtype\":\"A\",\"bytes\":1500}\n");
 	d.len = 20;	/* inside "example" */
 	CHECK_JSON(&e, &d, 27, T_NS,
-		   HEAD("dns", "27") TASK FAM4 DNS_SRC4 DNS_DST4 KPROBE ",\"bytes\":1500}\n");
+		   HEAD("dns", "27") TASK FAM4 DNS_SRC4 DNS_DST4 KPROBE ",\"direction\":\"query\",\"bytes\":1500}\n");
 }
 
 /* ---- numbers and addresses at their limits ---- */

@@ -36,7 +36,7 @@ TEST(line_check_accepts_good)
 		"{\"time\":\"2026-11-26T09:42:09.123456789Z\",\"type\":\"dns\",\"host\":\"h1\","
 		"\"seq\":9,\"agent_id\":\"0f8e2a3c-1d2b-4c5d-8e9f-0a1b2c3d4e5f\"" GOOD_TASK
 		",\"family\":\"ipv4\",\"daddr\":\"1.1.1.1\",\"dport\":53,\"probe\":\"kprobe\","
-		"\"qname\":\".\",\"qtype\":\"TYPE99\",\"bytes\":17}\n",
+		"\"direction\":\"query\",\"id\":0,\"qname\":\".\",\"qtype\":\"TYPE99\",\"bytes\":17}\n",
 	};
 	char why[600];
 

@@ -194,7 +194,7 @@ def test_list_probes_every_program_of_both_sets():
     rows = [l.split(None, 4) for l in out[1:] if l and not l.startswith("auto picks:")]
     seen = {(r[0], r[1]) for r in rows}
     hooks = {"state", "connect", "accept", "retransmit", "send", "recv", "dns", "process",
-             "cgroup", "synack"}
+             "cgroup", "synack", "answers"}
     assert seen == {(h, s) for h in hooks for s in ("kprobe", "tracepoint")}, seen
     have = set(section("tracepoints"))
     unexplained = []
