@@ -67,6 +67,9 @@ struct ts_ident {
 	size_t exe_len, exe_esc_len;
 	const struct ts_cginfo *cg;	/* NULL: unknown (no reference taken) */
 	uint64_t start_wall_ns;		/* process start, wall clock; 0: unknown */
+	/* --dns-names: the name this process resolved to the remote address
+	 * (dnsnames.h), set by the reader; NULL: unknown */
+	const char *dest_name;
 	char community_id[TS_COMMUNITY_ID_LEN];	/* "" when not computed */
 };
 

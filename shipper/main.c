@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "shape.h"
+#include "dnsnames.h"
 #include "fanout.h"
 #include "metrics.h"
 #include "options.h"
@@ -535,6 +536,11 @@ int main(int argc, char **argv)
 	/* exec records are flowing already: /proc fills in the older ones */
 	ts_ident_scan_procs(ident);
 	reader.ident = ident;
+	if (o.dns_names && !(reader.dnsnames = ts_dnsnames_new(16384))) {
+		fprintf(stderr, "tcpship: out of memory\n");
+		rc = 1;
+		goto cleanup;
+	}
 	if (start_threads(&o, ident, fan)) {
 		rc = 1;
 		goto cleanup;

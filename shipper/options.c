@@ -105,6 +105,9 @@ static const struct optdef defs[] = {
 	{ NULL, 0, "filters.family", NULL, K_FAMILY, 0, OFF(family) },
 	{ "min-latency", 0, "min_latency", "DUR", K_DURATION, 0, OFF(min_latency_ns),
 	  .help = "send/recv only when the call took at least DUR (10ms, 1.5s)" },
+	{ "dns-names", 0, "dns_names", NULL, K_FLAG, 0, OFF(dns_names),
+	  .help = "connect/close carry dest_name: the name the process last\n"
+		  "resolved to that address, from the DNS answers it read" },
 
 	{ "output", 'o', "outputs", "SPEC", K_OUTPUT, .section = "Output:",
 	  .help = "where events go, repeatable (default: stdout):\n"
@@ -774,6 +777,12 @@ static int conf_value(const struct optdef *d, struct ts_options *o, struct json_
 				       d->kind == K_SIZE ? "a size (4096 or \"64KiB\")" :
 				       "a duration (\"500ms\" or seconds)", ts_json_type_word(v));
 		break;
+	case K_FLAG:
+		if (t != json_type_boolean)
+			return ts_errf(err, errlen, "%s: must be true or false, not %s", path,
+				       ts_json_type_word(v));
+		*(bool *)field(o, d->off) = json_object_get_boolean(v);
+		return 0;
 	default:
 		if (t != json_type_string)
 			return ts_errf(err, errlen, "%s: must be a string, not %s", path,

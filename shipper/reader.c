@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "dnsnames.h"
 #include "ident.h"
 
 #define BATCH_BYTES (256 * 1024)
@@ -92,6 +93,17 @@ static bool encode_into(struct ts_reader *r, unsigned shape, const void *data, s
 	return true;
 }
 
+/* --dns-names: answers teach, connections ask (in the ring buffer's order,
+ * so an answer read before a connect names it) */
+static void dns_names(struct ts_reader *r, const struct ts_hdr *h, struct ts_ident *id)
+{
+	if (h->type == TS_DNS && (h->flags & TS_F_ANSWER))
+		ts_dnsnames_learn(r->dnsnames, h->pid,
+				  ts_dns_response_of((const struct ts_dns *)h));
+	else if ((h->type == TS_CONNECT || h->type == TS_CLOSE) && (h->flags & TS_F_TASK))
+		id->dest_name = ts_dnsnames_lookup(r->dnsnames, h->pid, h->family, h->daddr);
+}
+
 int ts_reader_handle(struct ts_reader *r, const void *data, size_t size)
 {
 	const struct ts_hdr *h = data;
@@ -114,6 +126,8 @@ int ts_reader_handle(struct ts_reader *r, const void *data, size_t size)
 	if (r->ident) {
 		ts_ident_lookup(r->ident, h, r->clock.offset_ns, &id);
 		r->enc.id = &id;
+		if (r->dnsnames)
+			dns_names(r, h, &id);
 	}
 	for (unsigned s = 0; s < TS_SHAPE_MAX; s++)
 		if ((r->shapes & (1u << s)) && encode_into(r, s, data, size, wall))
@@ -193,4 +207,6 @@ void ts_reader_free(struct ts_reader *r)
 	}
 	ts_summary_free(r->summary);
 	r->summary = NULL;
+	ts_dnsnames_free(r->dnsnames);
+	r->dnsnames = NULL;
 }

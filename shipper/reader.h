@@ -18,6 +18,8 @@
 struct ring_buffer;
 struct ts_ident_ctx;
 
+struct ts_dnsnames;
+
 struct ts_reader {
 	struct ring_buffer *rb;
 	struct ts_fanout *fan;
@@ -27,6 +29,7 @@ struct ts_reader {
 	struct ts_clock clock;
 	struct ts_summary *summary;	/* NULL unless --summary */
 	struct ts_ident_ctx *ident;	/* NULL: no identity keys (set after init) */
+	struct ts_dnsnames *dnsnames;	/* --dns-names, or NULL (set after init) */
 	uint64_t seq;
 	uint64_t events[TS_TYPE_MAX];	/* records read, by type */
 	uint64_t malformed;		/* records that could not be encoded */

@@ -177,9 +177,13 @@ int ts_encode_cef(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 		}
 		p = put_ip(p, " dst=", 5, h->family, h->daddr);
 		p = TS_PUT_KU(p, " dpt=", h->dport);
+		if (e->id && e->id->dest_name)
+			p = PUT_EXT(p, " dhost=", e->id->dest_name);
 	} else {
 		p = put_ip(p, " src=", 5, h->family, h->daddr);
 		p = TS_PUT_KU(p, " spt=", h->dport);
+		if (e->id && e->id->dest_name)
+			p = PUT_EXT(p, " shost=", e->id->dest_name);
 		if (v.local_known) {
 			p = put_ip(p, " dst=", 5, h->family, h->saddr);
 			p = TS_PUT_KU(p, " dpt=", h->sport);

@@ -55,19 +55,25 @@ static char *put_event(char *p, const struct ts_view *v, uint64_t seq)
 
 /* ,"source":{..} or ,"destination":{..}: one end, with the bytes it sent */
 static char *put_end(char *p, const char *name_lit, size_t name_len, unsigned family,
-		     const uint8_t *addr, unsigned port, bool has_bytes, uint64_t bytes)
+		     const uint8_t *addr, unsigned port, bool has_bytes, uint64_t bytes,
+		     const char *domain)
 {
 	p = ts_put(p, name_lit, name_len);
 	p = TS_PUTS(p, "{\"ip\":\"");
 	p = ts_put_addr(p, family, addr);
 	p = TS_PUT_KU(p, "\",\"port\":", port);
+	if (domain) {
+		p = TS_PUTS(p, ",\"domain\":");
+		p = ts_put_jstr(p, domain, strlen(domain));
+	}
 	if (has_bytes)
 		p = TS_PUT_KU(p, ",\"bytes\":", bytes);
 	*p++ = '}';
 	return p;
 }
 
-static char *put_ends(char *p, const struct ts_view *v)
+/* remote_name: --dns-names' name of the remote address, or NULL */
+static char *put_ends(char *p, const struct ts_view *v, const char *remote_name)
 {
 	const struct ts_hdr *h = v->h;
 	/* src_local: the source sent what the local end sent */
@@ -75,13 +81,13 @@ static char *put_ends(char *p, const struct ts_view *v)
 
 	if (v->local_known)
 		p = local_src ? put_end(p, ",\"source\":", 10, h->family, h->saddr, h->sport,
-					v->has_out, v->out)
+					v->has_out, v->out, NULL)
 			      : put_end(p, ",\"destination\":", 15, h->family, h->saddr,
-					h->sport, v->has_out, v->out);
+					h->sport, v->has_out, v->out, NULL);
 	p = local_src ? put_end(p, ",\"destination\":", 15, h->family, h->daddr, h->dport,
-				v->has_in, v->in)
+				v->has_in, v->in, remote_name)
 		      : put_end(p, ",\"source\":", 10, h->family, h->daddr, h->dport, v->has_in,
-				v->in);
+				v->in, remote_name);
 	return p;
 }
 
@@ -277,7 +283,7 @@ int ts_encode_ecs(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 	p = TS_PUTS(p, "\",\"hostname\":\"");
 	p = ts_put(p, e->host, e->host_len);
 	p = TS_PUTS(p, "\"}");
-	p = put_ends(p, &v);
+	p = put_ends(p, &v, e->id ? e->id->dest_name : NULL);
 	p = put_network(p, e, &v);
 	if (h->flags & TS_F_TASK)
 		p = put_process(p, e, h);

@@ -71,6 +71,10 @@ static char *put_common(char *p, struct ts_enc *e, const struct ts_hdr *h, uint6
 	p = ts_put_addr(p, h->family, h->daddr);
 	p = TS_PUTS(p, "\",\"dport\":");
 	p = ts_put_u64(p, h->dport);
+	if (e->id && e->id->dest_name) {
+		p = TS_PUTS(p, ",\"dest_name\":");
+		p = ts_put_jstr(p, e->id->dest_name, strlen(e->id->dest_name));
+	}
 	/* a flow's, not a call's: the schema has none on send/recv */
 	if (e->id && e->id->community_id[0] && h->type != TS_SEND && h->type != TS_RECV)
 		p = TS_PUT_KV(p, ",\"community_id\":\"", e->id->community_id);

@@ -110,29 +110,34 @@ static char *put_metadata(char *p, const struct ts_enc *e, uint64_t seq, bool co
 }
 
 static char *put_endpoint(char *p, const char *lit, size_t len, unsigned family,
-			  const uint8_t *a, unsigned port)
+			  const uint8_t *a, unsigned port, const char *domain)
 {
 	p = ts_put(p, lit, len);
 	p = TS_PUTS(p, "{\"ip\":\"");
 	p = ts_put_addr(p, family, a);
 	p = TS_PUT_KU(p, "\",\"port\":", port);
+	if (domain) {
+		p = TS_PUTS(p, ",\"domain\":");
+		p = ts_put_jstr(p, domain, strlen(domain));
+	}
 	*p++ = '}';
 	return p;
 }
 
-static char *put_endpoints(char *p, const struct ts_view *v)
+/* remote_name: --dns-names' name of the remote address, or NULL */
+static char *put_endpoints(char *p, const struct ts_view *v, const char *remote_name)
 {
 	const struct ts_hdr *h = v->h;
 	const char *src = ",\"src_endpoint\":", *dst = ",\"dst_endpoint\":";
 
 	if (v->local_known) {
 		if (v->src_local)
-			p = put_endpoint(p, src, 16, h->family, h->saddr, h->sport);
+			p = put_endpoint(p, src, 16, h->family, h->saddr, h->sport, NULL);
 		else
-			p = put_endpoint(p, dst, 16, h->family, h->saddr, h->sport);
+			p = put_endpoint(p, dst, 16, h->family, h->saddr, h->sport, NULL);
 	}
-	return v->src_local ? put_endpoint(p, dst, 16, h->family, h->daddr, h->dport)
-			    : put_endpoint(p, src, 16, h->family, h->daddr, h->dport);
+	return v->src_local ? put_endpoint(p, dst, 16, h->family, h->daddr, h->dport, remote_name)
+			    : put_endpoint(p, src, 16, h->family, h->daddr, h->dport, remote_name);
 }
 
 static char *put_connection(char *p, const struct ts_enc *e, const struct ts_view *v)
@@ -321,7 +326,7 @@ int ts_encode_ocsf(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 		p = TS_PUT_KU(p, ",\"end_time\":", end_ms);
 	}
 	p = put_metadata(p, e, seq, cg && cg->container_id);
-	p = put_endpoints(p, &v);
+	p = put_endpoints(p, &v, e->id ? e->id->dest_name : NULL);
 	if (h->type != TS_DNS)
 		p = v.dir == TS_DIR_UNKNOWN ? TS_PUTS(p, ",\"is_src_dst_assignment_known\":false")
 					    : TS_PUTS(p, ",\"is_src_dst_assignment_known\":true");

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 
-from tslib import Skip, Tcpship, at_cleanup, netns, require_root, sh, tmpdir, wait_until
+from tslib import Skip, Tcpship, at_cleanup, netns, require_root, tmpdir, trig, wait_until
 
 CLIENT = r"""
 import json, os, socket, struct, sys
@@ -73,7 +73,8 @@ def dnsmasq(ns):
                    "--no-hosts", "--port=53", "--listen-address=127.0.0.1", "--bind-interfaces",
                    "--user=root", f"--pid-file={d}/pid", "--local=/test/",
                    "--host-record=a.test,10.1.2.3,fd00::1:2", "--host-record=b.test,10.9.9.9",
-                   "--cname=www.test,b.test", f"--log-facility={d}/log"])
+                   "--host-record=svc.test,127.0.0.1", "--cname=www.test,b.test",
+                   f"--log-facility={d}/log"])
     wait_until(lambda: ask(ns, "a.test", 1, 1, check=False) is not None or p.poll() is not None,
                10, "dnsmasq answering")
     assert p.poll() is None, p.stderr.read()
@@ -227,3 +228,54 @@ def test_answers_in_every_shape():
         assert o["rcode_id"] == {"NOERROR": 0, "NXDOMAIN": 3}[n["rcode"]], o
         assert [a["rdata"] for a in o.get("answers", [])] == [a["data"] for a in n["answers"]], o
         assert o["query"]["hostname"] == n["qname"] == x["flexString1"], (o, x)
+
+
+RESOLVE_AND_CONNECT = r"""
+import json, os, socket, struct, sys
+name = sys.argv[1]
+q = struct.pack(">HHHHHH", 0x7001, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
+q += struct.pack(">HH", 1, 1)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(5)
+u.sendto(q, ("127.0.0.1", 53))
+r, _ = u.recvfrom(4096)
+addr = socket.inet_ntoa(r[-4:])          # the last answer's A
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen()
+c = socket.create_connection((addr, srv.getsockname()[1])); a, _ = srv.accept()
+print(json.dumps({"pid": os.getpid(), "addr": addr, "sport": c.getsockname()[1]}))
+c.close(); a.close()
+"""
+
+
+def test_dns_names_name_the_connections_of_the_process_that_resolved():
+    require_root()
+    require_dnsmasq()
+    ns = netns("tsdnsn")
+    dnsmasq(ns)
+    on = Tcpship("-e", "connect,close,dns", "--dns-names")
+    off = Tcpship("-e", "connect,close,dns")
+    p = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", RESOLVE_AND_CONNECT,
+                        "svc.test"], capture_output=True, text=True, timeout=20)
+    assert p.returncode == 0, p.stderr
+    c = json.loads(p.stdout)
+    assert c["addr"] == "127.0.0.1", c
+    other = trig("tcp_pair", netns=ns)        # another process, the same address
+    for ts in (on, off):
+        mine = ts.wait_events(lambda e: e.get("pid") == c["pid"] and
+                              e["type"] in ("connect", "close") and
+                              e.get("sport") == c["sport"], 2,
+                              what="the resolver's connect and its close")
+        out = [e for e in mine if e.get("sport") == c["sport"]]
+        assert sorted(e["type"] for e in out) == ["close", "connect"], mine
+        for e in out:
+            if ts is on:
+                assert e.get("dest_name") == "svc.test", e
+            else:
+                assert "dest_name" not in e, e
+        theirs = ts.wait_events(lambda e: e.get("pid") == other["client_pid"] and
+                                e["type"] == "connect", what="the other process's connect")
+        assert "dest_name" not in theirs[0], theirs
+    on.stop()
+    off.stop()
+    on.assert_clean()

@@ -26,8 +26,8 @@ ECS_FIELDS = [
     "error.code",
     "agent.type", "agent.version", "agent.ephemeral_id",
     "host.name", "host.hostname",
-    "source.ip", "source.port", "source.bytes",
-    "destination.ip", "destination.port", "destination.bytes",
+    "source.ip", "source.port", "source.bytes", "source.domain",
+    "destination.ip", "destination.port", "destination.bytes", "destination.domain",
     "network.transport", "network.iana_number", "network.type", "network.direction",
     "network.protocol", "network.community_id", "network.bytes",
     "process.pid", "process.name", "process.thread.id", "process.parent.pid",
@@ -37,6 +37,8 @@ ECS_FIELDS = [
     "orchestrator.type", "orchestrator.namespace", "orchestrator.resource.type",
     "orchestrator.resource.name", "orchestrator.resource.id",
     "dns.type", "dns.id", "dns.question.name", "dns.question.type",
+    "dns.response_code", "dns.header_flags", "dns.answers.name", "dns.answers.type",
+    "dns.answers.class", "dns.answers.ttl", "dns.answers.data", "dns.resolved_ip",
 ]
 NANOS = {"@timestamp", "process.start"}
 
