@@ -7,7 +7,10 @@
  *   dns_query MODE SERVER QNAME [QTYPE] [RAW-LABEL-HEX]
  *
  * MODE: sendto (unconnected, musl-like), connect (connect + send),
- * sendmsg, sendmmsg (A and AAAA in one call, like glibc). QNAME is dotted;
+ * sendmsg, sendmmsg (A and AAAA in one call, like glibc); MODE+answer
+ * (sendto+answer, connect+answer): the listener answers each query with
+ * one A record, 192.0.2.7, which the client reads (recvfrom, or recv when
+ * connected). QNAME is dotted;
  * RAW-LABEL-HEX appends one label of arbitrary bytes. Prints the wire name
  * in hex so the test derives the presentation form on its own.
  */
@@ -45,19 +48,39 @@ static size_t build(unsigned char *q, unsigned id, const char *qname, const unsi
 	return n;
 }
 
+/* The query q (n bytes) as a response with one A record, 192.0.2.7 */
+static size_t answer_of(unsigned char *r, const unsigned char *q, size_t n)
+{
+	static const unsigned char rr[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4,
+					    192, 0, 2, 7 };
+
+	memcpy(r, q, n);
+	r[2] |= 0x80;		/* QR */
+	r[3] = 0x80;		/* RA, NOERROR */
+	r[7] = 1;		/* ANCOUNT */
+	memcpy(r + n, rr, sizeof(rr));
+	return n + sizeof(rr);
+}
+
 int main(int argc, char **argv)
 {
-	unsigned char q1[512], q2[512], raw[64], got[512];
-	struct sockaddr_storage ss;
+	unsigned char q1[512], q2[512], raw[64], got[512], resp[600];
+	struct sockaddr_storage ss, from;
 	size_t n1, n2, raw_len = 0, qn_end;
 	unsigned qtype = 1;
 	const char *mode, *server;
+	char modebuf[32];
 	socklen_t len;
-	int lfd, fd, family, received = 0;
+	int lfd, fd, family, received = 0, answered = 0, answer = 0;
 
 	if (argc < 4)
 		die("usage: dns_query MODE SERVER QNAME [QTYPE] [RAW-LABEL-HEX]");
-	mode = argv[1];
+	snprintf(modebuf, sizeof(modebuf), "%s", argv[1]);
+	if (strstr(modebuf, "+answer")) {
+		*strstr(modebuf, "+answer") = 0;
+		answer = 1;
+	}
+	mode = modebuf;
 	server = argv[2];
 	if (argc > 4)
 		qtype = (unsigned)atoi(argv[4]);
@@ -102,15 +125,34 @@ int main(int argc, char **argv)
 	} else {
 		die("unknown mode %s", mode);
 	}
-	for (int i = 0; i < (!strcmp(mode, "sendmmsg") ? 2 : 1); i++)
-		if (recv(lfd, got, sizeof(got), 0) > 0)
-			received++;
+	for (int i = 0; i < (!strcmp(mode, "sendmmsg") ? 2 : 1); i++) {
+		socklen_t fl = sizeof(from);
+		ssize_t r = recvfrom(lfd, got, sizeof(got), 0, (struct sockaddr *)&from, &fl);
+
+		if (r <= 0)
+			continue;
+		received++;
+		if (answer) {
+			size_t rn = answer_of(resp, got, (size_t)r);
+
+			if (sendto(lfd, resp, rn, 0, (struct sockaddr *)&from, fl) != (ssize_t)rn)
+				die("answer: %s", strerror(errno));
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			/* as resolvers read: the sender's address asked for
+			 * on an unconnected socket, to check who answered */
+			fl = sizeof(from);
+			if (!strcmp(mode, "connect") ? recv(fd, got, sizeof(got), 0) > 0 :
+			    recvfrom(fd, got, sizeof(got), 0, (struct sockaddr *)&from, &fl) > 0)
+				answered++;
+		}
+	}
 	qn_end = 12;
 	while (q1[qn_end])
 		qn_end += q1[qn_end] + 1;
 	printf("{\"pid\":%d,\"tid\":%d,\"mode\":\"%s\",\"server\":\"%s\",\"sport\":%d,"
-	       "\"received\":%d,\"bytes\":%zu,\"qtype\":%u,\"qname_wire_hex\":\"",
-	       getpid(), gettid_(), mode, server, local_port(fd), received, n1, qtype);
+	       "\"received\":%d,\"answered\":%d,\"bytes\":%zu,\"qtype\":%u,"
+	       "\"qname_wire_hex\":\"",
+	       getpid(), gettid_(), mode, server, local_port(fd), received, answered, n1, qtype);
 	for (size_t i = 12; i <= qn_end; i++)
 		printf("%02x", q1[i]);
 	printf("\"}\n");

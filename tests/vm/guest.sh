@@ -145,6 +145,8 @@ trig dns_connect dns_query connect 127.0.0.1 api.internal.corp 28
 trig dns_sendmmsg dns_query sendmmsg 127.0.0.1 db.prod.example
 trig dns_sendmsg6 dns_query sendmsg ::1 ipv6.example.org 16
 trig dns_hostile dns_query sendto 127.0.0.1 evil.example 1 612e625c6322000aff
+trig dns_answer dns_query sendto+answer 127.0.0.1 ans.example
+trig dns_answer_c dns_query connect+answer 127.0.0.1 ans2.example
 trig stall4 tcp_stall data
 trig stall6 tcp_stall data ::1
 stamp wait-synfull

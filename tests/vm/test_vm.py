@@ -272,6 +272,31 @@ def test_kprobe_connect_latency():
         evs[False, "close"]["connect_latency_ns"], evs
 
 
+def dns_answers(name):
+    """Both answers the trigger's own server sent were seen as the client
+    read them: matched to their query, parsed, timed."""
+    t = ts(name)
+    for label in ("dns_answer", "dns_answer_c"):
+        g = gt(label)
+        assert g["answered"] == 1, g
+        evs = t.matching(lambda e: e["type"] == "dns" and e.get("pid") == g["pid"])
+        a = [e for e in evs if e["direction"] == "answer"]
+        assert len(a) == 1 and len(evs) == 2, (label, evs)
+        a = a[0]
+        assert (a["id"], a["rcode"], a["answers"][0]["data"]) == (0x1234, "NOERROR",
+                                                                  "192.0.2.7"), a
+        assert a["sport"] == g["sport"] and 0 < a["latency_ns"] < 10**9, (a, g)
+    t.assert_clean()
+
+
+def test_kprobe_dns_answers():
+    dns_answers("kp")
+
+
+def test_tracepoint_dns_answers():
+    dns_answers("tp")
+
+
 def test_kprobe_ipv4_pair_exact_bytes():
     pair("kp", "pair4", "ipv4", "127.0.0.1", KPROBE)
 
