@@ -119,6 +119,33 @@ const char *ts_tcp_state_name(unsigned state)
 	return state < TS_ARRAY_SIZE(names) ? names[state] : NULL;
 }
 
+const char *ts_end_reason(int error, unsigned oldstate)
+{
+	switch (error) {
+	case 0:
+		break;
+	case ECONNREFUSED:
+		return "refused";
+	case ETIMEDOUT:
+		return "timeout";
+	case ECONNRESET:
+	case EPIPE:	/* an RST in CLOSE_WAIT */
+		return "reset";
+	default:
+		return "error";
+	}
+	switch (oldstate) {
+	case 2:		/* SYN_SENT */
+	case 3:		/* SYN_RECV */
+		return "aborted";
+	case 1:		/* ESTABLISHED, CLOSE_WAIT -> CLOSE: this end sent an RST */
+	case 8:
+		return "reset";
+	default:	/* FIN_WAIT1/2, CLOSING, LAST_ACK: the FINs were exchanged */
+		return "fin";
+	}
+}
+
 int ts_err(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
 	va_list ap;

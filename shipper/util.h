@@ -22,6 +22,10 @@ int ts_parse_size(const char *s, uint64_t *out);
 const char *ts_errno_name(int err, char buf[16]);
 /* "ESTABLISHED", "SYN_SENT", ...; NULL if unknown */
 const char *ts_tcp_state_name(unsigned state);
+/* How a connection ended, from its close record's errno and the state it
+ * left for CLOSE: "fin", "reset", "refused", "timeout", "aborted" (a
+ * handshake given up without an error) or "error". */
+const char *ts_end_reason(int error, unsigned oldstate);
 
 /* The one error formatter: printf into err, return rc (a -errno). Library
  * code does not print; its caller decides where the line goes. */

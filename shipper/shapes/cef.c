@@ -18,8 +18,8 @@
  * What CEF has no key for is in labelled custom fields: cs1 containerId, cs2
  * pod, cs3 podNamespace, cs4 communityId, cs5 executable, cs6 containerName,
  * cn1 durationNs, cn2 retransmits, cn3 sequence, cn4 connectLatencyNs,
- * flexString1/2 the DNS question's name and type; a DNS answer's response
- * code is its reason.
+ * flexString1/2 the DNS question's name and type (flexString1 a close's
+ * end reason); a DNS answer's response code is its reason.
  *
  * Escaping: '\' and '=' in values as \\ and \=, CR and LF as \r and \n; any
  * other control byte and invalid UTF-8 as U+FFFD, so a hostile process name
@@ -211,8 +211,11 @@ int ts_encode_cef(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 		p = TS_PUT_KU(p, " end=", rt);
 		p = TS_PUT_KU(p, " cn1Label=durationNs cn1=", v.duration_ns);
 	}
-	if (h->type == TS_CLOSE)
+	if (h->type == TS_CLOSE) {
 		p = TS_PUT_KU(p, " cn2Label=retransmits cn2=", v.ev->close.retransmits);
+		p = PUT_EXT(p, " flexString1Label=endReason flexString1=",
+			    ts_end_reason(v.ev->close.error, v.ev->close.oldstate));
+	}
 	p = TS_PUT_KU(p, " cn3Label=sequence cn3=", seq);
 	if (v.has_handshake)
 		p = TS_PUT_KU(p, " cn4Label=connectLatencyNs cn4=", v.handshake_ns);

@@ -24,6 +24,8 @@ char *ts_put_own(char *p, const struct ts_enc *e, const struct ts_view *v)
 	case TS_CLOSE:
 		p = v->established ? TS_PUTS(p, ",\"established\":true")
 				   : TS_PUTS(p, ",\"established\":false");
+		p = TS_PUT_KV(p, ",\"end_reason\":\"",
+			      ts_end_reason(v->ev->close.error, v->ev->close.oldstate));
 		p = TS_PUT_KU(p, ",\"retransmits\":", v->ev->close.retransmits);
 		break;
 	case TS_RETRANSMIT:

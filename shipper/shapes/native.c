@@ -96,6 +96,8 @@ static char *put_close(char *p, const struct ts_event *ev)
 
 		p = TS_PUT_KV(p, ",\"error\":\"", ts_errno_name(ev->close.error, ebuf));
 	}
+	p = TS_PUT_KV(p, ",\"end_reason\":\"",
+		      ts_end_reason(ev->close.error, ev->close.oldstate));
 	if (h->flags & TS_F_START) {
 		p = TS_PUTS(p, ",\"duration_ns\":");
 		p = ts_put_u64(p, ev->close.duration_ns);

@@ -115,9 +115,10 @@ int ts_encode_text(struct ts_enc *e, const void *rec, size_t size, uint64_t time
 		if (h->flags & TS_F_HANDSHAKE)
 			snprintf(dur + strlen(dur), sizeof(dur) - strlen(dur), "hs=%.3fms ",
 				 (double)ev->close.connect_latency_ns / 1e6);
-		snprintf(detail, sizeof(detail), "%stx=%llu rx=%llu retrans=%u%s%s%s", dur,
+		snprintf(detail, sizeof(detail), "%stx=%llu rx=%llu retrans=%u end=%s%s%s%s", dur,
 			 (unsigned long long)ev->close.bytes_sent,
 			 (unsigned long long)ev->close.bytes_received, ev->close.retransmits,
+			 ts_end_reason(ev->close.error, ev->close.oldstate),
 			 (h->flags & TS_F_ESTABLISHED) ? "" : " not-established",
 			 ev->close.error ? " err=" : "",
 			 ev->close.error ? ts_errno_name(ev->close.error, ebuf) : "");

@@ -64,7 +64,7 @@ def check_pair(ts, gt, *, family, addr, probe):
                                            gt["received"], gt["sent"])):
         want = dict(pid=pid, family=family, saddr=addr, daddr=addr, established=True,
                     direction=direction, bytes_sent=sent, bytes_received=rcvd,
-                    probe=probe["state"])
+                    probe=probe["state"], end_reason="fin")
         for k, v in want.items():
             assert c.get(k) == v, f"{direction} close {k}: {c.get(k)!r} != {v!r} in {c}"
         assert "error" not in c, c
@@ -141,7 +141,8 @@ def refused(family_flag, family, addr):
     assert gt["errno"] == "ECONNREFUSED"
     c = ts.wait_events(by(type="close", pid=gt["pid"], dport=gt["dport"]), what="close")[0]
     for k, v in dict(established=False, error="ECONNREFUSED", bytes_sent=0, bytes_received=0,
-                     family=family, daddr=addr, tid=gt["tid"], direction="outbound").items():
+                     family=family, daddr=addr, tid=gt["tid"], direction="outbound",
+                     end_reason="refused").items():
         assert c.get(k) == v, f"close {k}: {c.get(k)!r} != {v!r}"
     conn = ts.wait_events(by(type="connect", pid=gt["pid"], dport=gt["dport"]),
                           what="connect")[0]
@@ -176,6 +177,7 @@ def test_timeout_with_syn_retransmits():
     assert gt["errno"] == "ETIMEDOUT", gt
     c = ts.wait_events(by(type="close", pid=gt["pid"], dport=5002), what="close")[0]
     assert c["established"] is False and c["error"] == "ETIMEDOUT", c
+    assert c["end_reason"] == "timeout", c
     assert c["duration_ns"] >= 2.5e9, c
     rt = ts.wait_events(by(type="retransmit", pid=gt["pid"], dport=5002), what="retransmit")
     assert all(r["state"] == "SYN_SENT" and r["sport"] == c["sport"] for r in rt), rt
@@ -306,3 +308,43 @@ def test_dns_sendmsg_ipv6():
 def test_dns_hostile_qname():
     # a label holding '.', '\\', '"', a NUL, a newline and 0xff
     dns_case("sendto", "127.0.0.1", "evil.example", "1", b'a.b\\c"\x00\n\xff'.hex())
+
+
+RESET = r"""
+import json, os, socket, struct
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen()
+c = socket.create_connection(srv.getsockname()); a, _ = srv.accept()
+a.sendall(b"x" * 10)
+c.recv(1)           # 9 bytes left unread: the close below sends an RST
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+cport = c.getsockname()[1]
+c.close()
+try:
+    a.recv(10)      # the RST arrived: ECONNRESET on this end
+except ConnectionResetError:
+    pass
+a.close()
+print(json.dumps({"pid": os.getpid(), "cport": cport}))
+"""
+
+
+def test_end_reason_of_an_aborted_connection_is_reset_on_both_ends():
+    """SO_LINGER 0 with unread data: this end sends an RST (ESTABLISHED ->
+    CLOSE, no error), the other end gets it (ECONNRESET)."""
+    require_root()
+    import json as _json
+    import subprocess as _sp
+    import sys as _sys
+    ts = Tcpship("-e", "connect,accept,close")
+    p = _sp.run([_sys.executable, "-c", RESET], capture_output=True, text=True, timeout=20)
+    assert p.returncode == 0, p.stderr
+    g = _json.loads(p.stdout)
+    closes = ts.wait_events(lambda e: e["type"] == "close" and
+                            g["cport"] in (e.get("sport"), e.get("dport")), 2,
+                            what="both closes")
+    by_side = {e["sport"] == g["cport"]: e for e in closes}
+    assert by_side[True]["end_reason"] == "reset" and "error" not in by_side[True], by_side
+    assert by_side[False]["end_reason"] == "reset", by_side
+    assert by_side[False]["error"] == "ECONNRESET", by_side
+    ts.stop()
+    ts.assert_clean()

@@ -422,6 +422,7 @@ def ecs_expect(n):
         "tcpship.cgroup": opt(n.get("cgroup")),
         "tcpship.established": opt(n.get("established")),
         "tcpship.retransmits": opt(n.get("retransmits")),
+        "tcpship.end_reason": opt(n.get("end_reason")),
         "tcpship.state": opt(n.get("state")),
         "tcpship.latency_ns": opt(n.get("latency_ns")),
         "tcpship.connect_latency_ns": opt(n.get("connect_latency_ns")),
@@ -495,6 +496,7 @@ def ocsf_expect(n):
         "unmapped.netns": opt(n.get("netns")),
         "unmapped.established": opt(n.get("established")),
         "unmapped.retransmits": opt(n.get("retransmits")),
+        "unmapped.end_reason": opt(n.get("end_reason")),
         "unmapped.state": opt(n.get("state")),
         "unmapped.latency_ns": opt(n.get("latency_ns")),
         "unmapped.connect_latency_ns": opt(n.get("connect_latency_ns")),
@@ -541,6 +543,7 @@ def cef_expect(n):
         x["cn1Label"], x["cn1"] = "durationNs", str(n["duration_ns"])
     if t == "close":
         x["cn2Label"], x["cn2"] = "retransmits", str(n["retransmits"])
+        x["flexString1Label"], x["flexString1"] = "endReason", n["end_reason"]
     x["cn3Label"], x["cn3"] = "sequence", str(n["seq"])
     if "connect_latency_ns" in n:
         x["cn4Label"], x["cn4"] = "connectLatencyNs", str(n["connect_latency_ns"])

@@ -743,5 +743,5 @@ def test_syslog_cef_is_the_msg_of_rfc5424_and_rfc3164():
 CEF_KEYS = {"rt", "act", "deviceDirection", "proto", "src", "spt", "dst", "dpt", "spid", "sproc",
             "suid", "dpid", "dproc", "duid", "cs5Label", "cs5", "in", "out", "outcome", "reason",
             "start", "end", "cn1Label", "cn1", "cn2Label", "cn2", "cn3Label", "cn3", "cn4Label",
-            "cn4", "dvchost",
+            "cn4", "flexString1Label", "flexString1", "dvchost",
             "deviceExternalId", "cs4Label", "cs4"}

@@ -46,7 +46,7 @@ NANOS = {"@timestamp", "process.start"}
 OWN_FIELDS = {
     "tcpship.probe": "keyword", "tcpship.netns": "long", "tcpship.cgroup": "keyword",
     "tcpship.unit": "keyword", "tcpship.established": "boolean",
-    "tcpship.retransmits": "long", "tcpship.state": "keyword",
+    "tcpship.retransmits": "long", "tcpship.end_reason": "keyword", "tcpship.state": "keyword",
     "tcpship.latency_ns": "long", "tcpship.connect_latency_ns": "long",
     "tcpship.dns_truncated": "boolean",
 }

@@ -256,7 +256,7 @@ TEST(encode_close_v4_outbound_golden)
 	ev.close.retransmits = 2;
 	CHECK_JSON(&e, &ev, 10, T_NS,
 		   HEAD("close", "10") TASK FAM4 SRC4 DST4 KPROBE
-		   ",\"direction\":\"outbound\",\"established\":true,\"duration_ns\":1500000000,"
+		   ",\"direction\":\"outbound\",\"established\":true,\"end_reason\":\"fin\",\"duration_ns\":1500000000,"
 		   "\"bytes_sent\":1024,\"bytes_received\":4096,\"retransmits\":2}\n");
 }
 
@@ -271,7 +271,7 @@ TEST(encode_close_v4_refused_golden)
 	ev.close.error = ECONNREFUSED;
 	CHECK_JSON(&e, &ev, 11, T_NS,
 		   HEAD("close", "11") TASK FAM4 SRC4 DST4 KPROBE
-		   ",\"direction\":\"outbound\",\"established\":false,\"error\":\"ECONNREFUSED\","
+		   ",\"direction\":\"outbound\",\"established\":false,\"error\":\"ECONNREFUSED\",\"end_reason\":\"refused\","
 		   "\"duration_ns\":1000123,\"bytes_sent\":0,\"bytes_received\":0,"
 		   "\"retransmits\":0}\n");
 }
@@ -291,7 +291,7 @@ TEST(encode_close_v6_inbound_golden)
 	ev.close.oldstate = 1;
 	CHECK_JSON(&e, &ev, 12, T_NS,
 		   HEAD("close", "12") TASK FAM6 SRC6 DST6 KPROBE
-		   ",\"direction\":\"inbound\",\"established\":true,\"error\":\"ECONNRESET\","
+		   ",\"direction\":\"inbound\",\"established\":true,\"error\":\"ECONNRESET\",\"end_reason\":\"reset\","
 		   "\"duration_ns\":987654321012,\"bytes_sent\":18446744073709551615,"
 		   "\"bytes_received\":1,\"retransmits\":4294967295}\n");
 }
@@ -313,7 +313,7 @@ TEST(encode_close_no_start_golden)
 	ev.close.error = 4095;
 	CHECK_JSON(&e, &ev, 13, T_NS,
 		   HEAD("close", "13") FAM4 SRC4 DST4 TRACEPOINT
-		   ",\"established\":false,\"error\":\"E4095\",\"bytes_sent\":5,"
+		   ",\"established\":false,\"error\":\"E4095\",\"end_reason\":\"error\",\"bytes_sent\":5,"
 		   "\"bytes_received\":6,\"retransmits\":1}\n");
 }
 
@@ -933,7 +933,7 @@ TEST(encode_text_close_v6)
 	ev.close.retransmits = 2;
 	ev.close.error = ECONNRESET;
 	TEXT_OF(&e, &ev, out);
-	CHECK_INT(split(out, tok, 16), 13);
+	CHECK_INT(split(out, tok, 16), 14);
 	CHECK_STR(tok[1], "close");
 	CHECK_STR(tok[2], "-");	/* no task: pid, uid, comm unknown */
 	CHECK_STR(tok[3], "-");
@@ -944,7 +944,8 @@ TEST(encode_text_close_v6)
 	CHECK_STR(tok[9], "tx=1024");
 	CHECK_STR(tok[10], "rx=4096");
 	CHECK_STR(tok[11], "retrans=2");
-	CHECK_STR(tok[12], "err=ECONNRESET");
+	CHECK_STR(tok[12], "end=reset");
+	CHECK_STR(tok[13], "err=ECONNRESET");
 }
 
 TEST(encode_text_close_refused)
@@ -957,7 +958,7 @@ TEST(encode_text_close_refused)
 	mk_event(&ev, TS_CLOSE, TS_IPV4, TS_F_TASK | TS_F_SADDR);
 	ev.close.error = ECONNREFUSED;
 	TEXT_OF(&e, &ev, out);
-	CHECK(strstr(out, " tx=0 rx=0 retrans=0 not-established err=ECONNREFUSED\n"));
+	CHECK(strstr(out, " tx=0 rx=0 retrans=0 end=refused not-established err=ECONNREFUSED\n"));
 	CHECK(!strstr(out, "dur="));
 }
 

@@ -31,7 +31,8 @@ TEST(line_check_accepts_good)
 		"{\"time\":\"2026-11-26T09:42:09.123456789Z\",\"type\":\"close\",\"host\":\"h1\","
 		"\"seq\":9,\"agent_id\":\"0f8e2a3c-1d2b-4c5d-8e9f-0a1b2c3d4e5f\",\"family\":\"ipv6\","
 		"\"saddr\":\"::1\",\"sport\":1,\"daddr\":\"::1\",\"dport\":2,\"probe\":\"tracepoint\","
-		"\"established\":false,\"error\":\"E4095\",\"bytes_sent\":18446744073709551615,"
+		"\"established\":false,\"error\":\"E4095\",\"end_reason\":\"error\","
+		"\"bytes_sent\":18446744073709551615,"
 		"\"bytes_received\":0,\"retransmits\":0}\n",
 		"{\"time\":\"2026-11-26T09:42:09.123456789Z\",\"type\":\"dns\",\"host\":\"h1\","
 		"\"seq\":9,\"agent_id\":\"0f8e2a3c-1d2b-4c5d-8e9f-0a1b2c3d4e5f\"" GOOD_TASK

@@ -416,7 +416,8 @@ TEST(cef_close_golden)
 		"rt=" T_MS " act=close deviceDirection=1 proto=TCP src=10.0.0.2 spt=51234 "
 		"dst=93.184.216.34 dpt=443 spid=4242 sproc=curl suid=1000 in=0 out=0 "
 		"outcome=failure reason=ECONNREFUSED start=" T_MS " end=" T_MS
-		" cn1Label=durationNs cn1=0 cn2Label=retransmits cn2=0 cn3Label=sequence cn3=7 "
+		" cn1Label=durationNs cn1=0 cn2Label=retransmits cn2=0"
+		" flexString1Label=endReason flexString1=refused cn3Label=sequence cn3=7 "
 		"dvchost=h1 deviceExternalId=" AGENT "\n";
 	struct ts_enc e;
 	struct ts_event ev;
