@@ -428,25 +428,32 @@ static __always_inline void emit_plain(__u32 type, __u32 probe, const struct soc
 	fill_hdr(&e->h, type, probe, sizeof(*e), t, &tu);
 	e->h.state = RD(direct, sk, __sk_common.skc_state);
 	__builtin_memset(&e->close, 0, sizeof(e->close));
-	if (f && f->handshake_ns && type != TS_RETRANSMIT) {
+	if (f && f->handshake_ns) {
 		e->close.connect_latency_ns = f->handshake_ns;
 		e->h.flags |= TS_F_HANDSHAKE;
 	}
 	submit(e);
 }
 
-static __always_inline void flow_start(const struct sock *sk, const struct task_info *t,
-				       __u32 flags)
+static __always_inline void flow_start_hs(const struct sock *sk, const struct task_info *t,
+					  __u32 flags, __u64 handshake_ns)
 {
 	__u64 key = (__u64)sk;
 	struct flow f = {};
 
 	f.start_ns = bpf_ktime_get_boot_ns();
+	f.handshake_ns = handshake_ns;
 	f.flags = flags;
 	if (t && t->known)
 		flow_set_owner(&f, t);
 	if (bpf_map_update_elem(&flows, &key, &f, BPF_ANY))
 		count(TS_CNT_FLOW_FULL);
+}
+
+static __always_inline void flow_start(const struct sock *sk, const struct task_info *t,
+				       __u32 flags)
+{
+	flow_start_hs(sk, t, flags, 0);
 }
 
 static __always_inline struct flow *flow_get(const struct sock *sk)

@@ -204,13 +204,14 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 			}
 		} else if (oldstate == TCP_SYN_RECV) {
 			/* passive open completes in softirq: no task yet */
-			if (f)
+			__u64 hs = passive_handshake_ns(sk, direct);
+
+			if (f) {
+				f->handshake_ns = hs;
 				__sync_fetch_and_or(&f->flags, FLOW_ESTABLISHED);
-			else
-				flow_start(sk, NULL, FLOW_ESTABLISHED);
-			f = flow_get(sk);
-			if (f)
-				f->handshake_ns = passive_handshake_ns(sk, direct);
+			} else {
+				flow_start_hs(sk, NULL, FLOW_ESTABLISHED, hs);
+			}
 		}
 		return 0;
 	case TCP_CLOSE:
