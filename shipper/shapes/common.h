@@ -68,6 +68,11 @@ static inline char *ts_put_addr(char *p, unsigned family, const uint8_t *a)
 
 /* The JSON shapes' keys for what their schema has no field for (ECS's
  * tcpship.*, OCSF's unmapped): "probe":..,"netns":.. without braces. */
+/* The most a DNS answer takes in a JSON line: two names of TS_QNAME_MAX,
+ * each byte at worst 2 in JSON (presentation form is printable ASCII),
+ * and the rest. The shapes stop listing answers when less is left. */
+#define TS_ANSWER_ROOM (4 * TS_QNAME_MAX + 128)
+
 /* A DNS answer's data as a JSON string: the address, or the CNAME's target. */
 char *ts_put_answer_data(char *p, const struct ts_dns_answer *a);
 char *ts_put_own(char *p, const struct ts_enc *e, const struct ts_view *v);

@@ -171,7 +171,7 @@ static char *put_ecs_answers(char *p, const char *end, const struct ts_dns_respo
 	if (!r->n_answers)
 		return p;	/* ECS has no empty list */
 	p = TS_PUTS(p, ",\"answers\":[");
-	for (int i = 0; i < r->n_answers && end - p > 4 * TS_QNAME_MAX + 128; i++, n++) {
+	for (int i = 0; i < r->n_answers && end - p > TS_ANSWER_ROOM; i++, n++) {
 		const struct ts_dns_answer *a = &r->answers[i];
 
 		if (i)

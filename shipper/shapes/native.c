@@ -114,10 +114,6 @@ static char *put_close(char *p, const struct ts_event *ev)
 	return ts_put_u64(p, ev->close.retransmits);
 }
 
-/* room an answer may take at most: two names of TS_QNAME_MAX, each byte
- * at worst 2 in JSON (presentation form is printable ASCII), the rest */
-#define ANSWER_ROOM (4 * TS_QNAME_MAX + 128)
-
 static char *put_answers(char *p, const char *end, const struct ts_dns_response *r)
 {
 	bool cut = r->answers_truncated;
@@ -127,7 +123,7 @@ static char *put_answers(char *p, const char *end, const struct ts_dns_response 
 	for (int i = 0; i < r->n_answers; i++) {
 		const struct ts_dns_answer *a = &r->answers[i];
 
-		if (end - p < ANSWER_ROOM) {
+		if (end - p < TS_ANSWER_ROOM) {
 			cut = true;	/* the line stays whole and bounded */
 			break;
 		}

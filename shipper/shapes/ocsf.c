@@ -269,7 +269,7 @@ static char *put_response(char *p, const char *end, const struct ts_view *v)
 	if (!r->n_answers)
 		return p;
 	p = TS_PUTS(p, ",\"answers\":[");
-	for (int i = 0; i < r->n_answers && end - p > 4 * TS_QNAME_MAX + 128; i++) {
+	for (int i = 0; i < r->n_answers && end - p > TS_ANSWER_ROOM; i++) {
 		const struct ts_dns_answer *a = &r->answers[i];
 
 		if (i)
