@@ -37,7 +37,8 @@ enum ts_type {
 	TS_SEND       = 5,
 	TS_RECV       = 6,
 	TS_DNS        = 7,
-	TS_TYPE_MAX   = 8,	/* array bound, not a type */
+	TS_FLOW       = 8,	/* an interim report of a live flow (--flow-interval) */
+	TS_TYPE_MAX   = 9,	/* array bound, not a type */
 	/* Not an event: what the process cache is fed with (struct ts_proc). */
 	TS_PROC       = 16,
 };
@@ -65,10 +66,10 @@ enum ts_probe {
 enum ts_flags {
 	TS_F_TASK        = 1 << 0,	/* pid, tid, uid, comm are known */
 	TS_F_SADDR       = 1 << 1,	/* saddr/sport are known (dns: socket bound) */
-	TS_F_ESTABLISHED = 1 << 2,	/* close: the flow reached ESTABLISHED */
-	TS_F_START       = 1 << 3,	/* close: duration_ns is known */
+	TS_F_ESTABLISHED = 1 << 2,	/* close (always flow): the flow reached ESTABLISHED */
+	TS_F_START       = 1 << 3,	/* close (always flow): duration_ns is known */
 	TS_F_LATENCY     = 1 << 4,	/* send/recv, dns answer: latency_ns is known */
-	TS_F_ACTIVE      = 1 << 5,	/* close: this side connected (client) */
+	TS_F_ACTIVE      = 1 << 5,	/* close, flow: this side connected (client) */
 	TS_F_TRUNC       = 1 << 6,	/* dns: payload longer than TS_DNS_MAX */
 	TS_F_ERROR       = 1 << 7,	/* close: the connection ended with an error */
 	TS_F_NETNS       = 1 << 8,	/* netns is known */
@@ -127,6 +128,19 @@ struct ts_event {
 	};
 };
 
+/* flow: an interim report of a flow alive for --flow-interval, from the
+ * flow table walked by a BPF iterator. The close part holds what a close
+ * would say now (duration, totals, connect latency; error and oldstate 0,
+ * h.state the socket's state), then what moved since the flow's previous
+ * report (since its start for the first). */
+struct ts_flow {
+	struct ts_event e;
+	__u64 bytes_sent_delta;
+	__u64 bytes_received_delta;
+	__u32 retransmits_delta;
+	__u32 _pad;
+};
+
 /* dns: the start of the UDP payload of a query sent to port 53, or (with
  * TS_F_ANSWER) of a response from port 53 as the process reads it. An
  * answer's saddr/sport are the local end, daddr/dport the server's, as a
@@ -168,6 +182,7 @@ enum ts_counter {
 #define TS_CHECK_SIZE(t, n) _Static_assert(sizeof(t) == (n), #t " changed size: update both sides")
 TS_CHECK_SIZE(struct ts_hdr, 104);
 TS_CHECK_SIZE(struct ts_event, 104 + 40);
+TS_CHECK_SIZE(struct ts_flow, 104 + 40 + 24);
 TS_CHECK_SIZE(struct ts_dns, 104 + 16 + TS_DNS_MAX);
 TS_CHECK_SIZE(struct ts_proc, 104 + 16 + TS_PATH_MAX);
 

@@ -133,6 +133,9 @@ static void report(FILE *f, const char *what, const struct ts_reader *r,
 		(unsigned long long)cnt[TS_CNT_SLOW_READ],
 		(unsigned long long)r->malformed, (unsigned long long)r->nomem,
 		(unsigned long long)cnt[TS_CNT_FLOW_FULL]);
+	if (r->flow_walks)
+		fprintf(f, " flow_walks=%llu flow_walks_failed=%llu",
+			(unsigned long long)r->flow_walks, (unsigned long long)r->flow_walk_failed);
 	report_ident(f, r, cnt);
 	report_sinks(f, fan);
 	fputc('\n', f);
@@ -384,19 +387,36 @@ static void on_signals(void)
 	signal(SIGPIPE, SIG_IGN);	/* a closed stdout is an EPIPE we handle */
 }
 
+/* --flow-interval: the reports go after what the ring buffer holds now, so
+ * a flow's report never comes before its connect. A failed walk is said
+ * once and counted (tcpship_flow_walks_total{result="failed"}). */
+static void walk_flows(struct ts_reader *reader, int prog)
+{
+	int n;
+
+	ts_reader_drain(reader);
+	n = ts_reader_walk(reader, prog);
+	if (n < 0 && reader->flow_walk_failed == 1)
+		fprintf(stderr, "tcpship: walking the flow table failed: %s (flow reports "
+			"are missing; counted from now on)\n", strerror(-n));
+}
+
 /* Poll until a signal, --duration, or every output is gone; 0 or 1. */
 static int run(const struct ts_options *o, struct ts_reader *reader, struct ts_probes *probes,
 	       struct ts_fanout *fan)
 {
-	uint64_t end_ns = 0, next_stats = 0, next_metrics = 0;
+	uint64_t end_ns = 0, next_stats = 0, next_metrics = 0, next_flows = 0;
 	/* without per-record wake-ups the reader must look on its own: this
 	 * bounds how late a lone event can be */
 	int poll_ms = o->wakeup_bytes ? 10 : 100;
+	int flow_walk = ts_probes_flow_walk_fd(probes);
 
 	if (o->duration_ns)
 		end_ns = ts_now_ns(CLOCK_MONOTONIC) + o->duration_ns;
 	if (o->stats_interval_ns)
 		next_stats = ts_now_ns(CLOCK_MONOTONIC) + o->stats_interval_ns;
+	if (flow_walk >= 0)
+		next_flows = ts_now_ns(CLOCK_MONOTONIC) + o->flow_interval_ns;
 	while (!stop_requested) {
 		int n = ts_reader_poll(reader, poll_ms);
 		uint64_t now;
@@ -419,6 +439,13 @@ static int run(const struct ts_options *o, struct ts_reader *reader, struct ts_p
 		if (metrics && now >= next_metrics) {
 			ts_metrics_update(metrics, reader, probes, fan, true);
 			next_metrics = now + 1000000000ULL;
+		}
+		if (next_flows && now >= next_flows) {
+			walk_flows(reader, flow_walk);
+			/* a late walk does not bunch the next ones up */
+			next_flows += o->flow_interval_ns;
+			if (next_flows <= now)
+				next_flows = now + o->flow_interval_ns;
 		}
 		if (next_stats && now >= next_stats) {
 			report(stderr, "stats", reader, probes, fan);

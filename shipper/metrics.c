@@ -321,6 +321,12 @@ int ts_metrics_render(struct ts_buf *b, const struct ts_reader *r, const struct 
 	    (unsigned long long)lost, (unsigned long long)ts_probes_missed(p),
 	    (unsigned long long)r->malformed, (unsigned long long)r->nomem,
 	    (unsigned long long)cnt[TS_CNT_FLOW_FULL]);
+	HELP(b, "tcpship_flow_walks_total", "counter",
+	     "Walks of the flow table for flow reports (--flow-interval), by result.");
+	put(b, "tcpship_flow_walks_total{result=\"done\"} %llu\n"
+	       "tcpship_flow_walks_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)(r->flow_walks - r->flow_walk_failed),
+	    (unsigned long long)r->flow_walk_failed);
 	render_outputs(b, fan);
 	return b->p ? 0 : -ENOMEM;
 }

@@ -81,8 +81,9 @@ const char *const ts_schema_names[] = { "native", "ecs", "ocsf", "cef", NULL };
 static const struct optdef defs[] = {
 	{ "events", 'e', "events", "LIST", K_EVENTS, 0, OFF(type_mask),
 	  .section = "Events and filters (applied in the kernel):",
-	  .help = "connect,accept,close,retransmit,dns,send,recv, or all\n"
-		  "(default: connect,accept,close,retransmit,dns)" },
+	  .help = "connect,accept,close,retransmit,dns,send,recv,flow,\n"
+		  "or all (default: connect,accept,close,retransmit,dns;\n"
+		  "flow comes with --flow-interval)" },
 	{ "pid", 'p', "filters.pid", "PID[,PID..]", K_LIST, 0, OFF(pids), OFF(n_pids), 0, 1,
 	  4194304, .noun = "process id", .help = "only these processes (up to 8; repeatable)" },
 	{ "uid", 'u', "filters.uid", "UID[,UID..]", K_LIST, 0, OFF(uids), OFF(n_uids), 0, 0,
@@ -105,6 +106,10 @@ static const struct optdef defs[] = {
 	{ NULL, 0, "filters.family", NULL, K_FAMILY, 0, OFF(family) },
 	{ "min-latency", 0, "min_latency", "DUR", K_DURATION, 0, OFF(min_latency_ns),
 	  .help = "send/recv only when the call took at least DUR (10ms, 1.5s)" },
+	{ "flow-interval", 0, "flow_interval", "DUR", K_DURATION, F_NONZERO, OFF(flow_interval_ns),
+	  .help = "a flow event every DUR (at least 1s, e.g. 30s) for each\n"
+		  "flow established that long: bytes and retransmits since\n"
+		  "the last report and in total (default: none)" },
 	{ "dns-names", 0, "dns_names", NULL, K_FLAG, 0, OFF(dns_names),
 	  .help = "connect/close carry dest_name: the name the process last\n"
 		  "resolved to that address, from the DNS answers it read" },
@@ -251,7 +256,8 @@ int ts_parse_events(const char *list, uint32_t *mask, char *err, size_t errlen)
 		unsigned t;
 
 		if (!strcmp(tok, "all")) {
-			m |= ((1u << TS_TYPE_MAX) - 1) & ~1u;
+			/* flow, too, once --flow-interval says how often */
+			m |= ((1u << TS_TYPE_MAX) - 1) & ~1u & ~(1u << TS_FLOW);
 			continue;
 		}
 		if (!strcmp(tok, "default")) {
@@ -262,7 +268,7 @@ int ts_parse_events(const char *list, uint32_t *mask, char *err, size_t errlen)
 		if (!t)
 			return ts_errf(err, errlen,
 				       "--events: unknown event '%s' (known: connect, accept, close, "
-				       "retransmit, dns, send, recv, all)", tok);
+				       "retransmit, dns, send, recv, flow, all)", tok);
 		m |= 1u << t;
 	}
 	if (!m)
@@ -587,6 +593,13 @@ static int cli_final(struct ts_options *o, char *err, size_t errlen)
 		o->wakeup_bytes = o->ringbuf_size / 4;
 	if (o->min_latency_ns && !(o->type_mask & ((1u << TS_SEND) | (1u << TS_RECV))))
 		return ts_errf(err, errlen, "--min-latency applies to send/recv: add them with -e");
+	/* flow events are on exactly when they have an interval */
+	if ((o->type_mask & (1u << TS_FLOW)) && !o->flow_interval_ns)
+		return ts_errf(err, errlen, "--events flow: needs --flow-interval DUR (how often)");
+	if (o->flow_interval_ns && o->flow_interval_ns < 1000000000ULL)
+		return ts_errf(err, errlen, "--flow-interval: at least 1s");
+	if (o->flow_interval_ns)
+		o->type_mask |= 1u << TS_FLOW;
 	return 0;
 }
 

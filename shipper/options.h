@@ -56,6 +56,7 @@ struct ts_options {
 	unsigned summary_n;
 	enum ts_probes_mode probes;
 	bool list_probes;
+	uint64_t flow_interval_ns;	/* --flow-interval: 0 none */
 	bool dns_names;			/* --dns-names: dest_name from DNS answers */
 	bool check_config;		/* validate, print, exit */
 	uint64_t stats_interval_ns;	/* 0: off */

@@ -94,6 +94,13 @@ static const struct group {
 		  "answers to the queries tcpship saw, read with recvfrom(2) or recvmsg(2) by "
 		  "the process that asked; read(2) and recvmmsg(2) are not seen" },
 	}, .optional = true },
+	/* the same program in both sets, run by user space, attached to
+	 * nothing; the flow table it walks is the state hooks' (and
+	 * connect's and accept's, which name each flow's owner) */
+	[TS_G_FLOW] = { "flow", T(TS_FLOW), {
+		{ { "rt_flow_walk" }, "a walk of the flow table every --flow-interval", NULL },
+		{ { "rt_flow_walk" }, "a walk of the flow table every --flow-interval", NULL },
+	} },
 	[TS_G_CGROUP] = { "cgroup", 0, {
 		{ { "tp_cgroup_mkdir", "tp_cgroup_rmdir" }, "tp_btf cgroup_mkdir, cgroup_rmdir",
 		  NULL },
@@ -115,6 +122,8 @@ static uint32_t groups_for(unsigned type)
 	case TS_SEND: return T(TS_G_SEND);
 	case TS_RECV: return T(TS_G_RECV);
 	case TS_DNS: return T(TS_G_DNS);
+	case TS_FLOW:
+		return T(TS_G_FLOW) | T(TS_G_STATE) | T(TS_G_CONNECT) | T(TS_G_ACCEPT);
 	}
 	return 0;
 }
@@ -332,6 +341,8 @@ static bool sec_available(struct env *e, struct bpf_object *obj, const char *sec
 		}
 		return true;
 	}
+	if (!strcmp(sec, "raw_tp"))
+		return true;	/* run by user space (BPF_PROG_TEST_RUN), not attached */
 	if (!strncmp(sec, "tracepoint/", 11)) {
 		env_tracefs(e);
 		if (!e->tracefs) {
@@ -449,6 +460,7 @@ static void configure(struct tcpship_bpf *skel, const struct ts_options *o, uint
 		((int32_t *)r->io_syscalls)[i] = io_syscalls[i];
 	bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_size);
 	bpf_map__set_max_entries(skel->maps.flows, o->max_flows);
+	r->flow_interval_ns = o->flow_interval_ns;
 }
 
 static int enable_set(struct tcpship_bpf *skel, int g, int s)
@@ -462,6 +474,13 @@ static int enable_set(struct tcpship_bpf *skel, int g, int s)
 		bpf_program__set_autoload(prog, true);
 	}
 	return 0;
+}
+
+int ts_probes_flow_walk_fd(const struct ts_probes *p)
+{
+	if (p->chosen[TS_G_FLOW] == TS_SET_NONE || !(p->type_mask & T(TS_FLOW)))
+		return -1;
+	return bpf_program__fd(p->skel->progs.rt_flow_walk);
 }
 
 static int attach_set(struct ts_probes *p, int g, int s, char *err, size_t errlen)
@@ -478,6 +497,8 @@ static int attach_set(struct ts_probes *p, int g, int s, char *err, size_t errle
 				dup = true;
 		if (dup)
 			continue;
+		if (!strcmp(bpf_program__section_name(prog), "raw_tp"))
+			continue;	/* run, not attached (ts_probes_flow_walk_fd) */
 		link = bpf_program__attach(prog);
 		if (!link) {
 			int rc = -errno;
@@ -607,6 +628,8 @@ int ts_probes_start(struct ts_probes *p, const struct ts_options *o, const uint6
 			if (p->chosen[g] != TS_SET_NONE)
 				enable_set(p->skel, g, p->chosen[g]);
 		configure(p->skel, o, mask, p->chosen[TS_G_CONNECT] == TS_SET_TP, cg_ids);
+		p->skel->rodata->flow_probe =
+			p->chosen[TS_G_STATE] == TS_SET_KPROBE ? TS_KPROBE : TS_TRACEPOINT;
 		rc = tcpship_bpf__load(p->skel);
 		if (rc) {
 			rc = ts_err(err, errlen, rc,

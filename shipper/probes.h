@@ -30,6 +30,7 @@ enum ts_group {
 	TS_G_CGROUP,		/* cgroup mkdir/rmdir: --cgroup, --container */
 	TS_G_SYNACK,		/* SYN-ACKs sent again: inbound connect latency */
 	TS_G_DNS_ANSWER,	/* responses from port 53 read by a process */
+	TS_G_FLOW,		/* the flow table's walk: flow reports */
 	TS_G_MAX,
 };
 
@@ -65,6 +66,9 @@ void ts_probes_describe(const struct ts_probes *p, FILE *f);
 /* --list-probes: every hook of both sets, whether it loads and attaches. */
 int ts_probes_list(const struct ts_options *o, FILE *out);
 int ts_probes_ringbuf_fd(const struct ts_probes *p);
+/* flow events: the program that walks the flow table (run it with
+ * BPF_PROG_TEST_RUN), or -1 when flow events are off */
+int ts_probes_flow_walk_fd(const struct ts_probes *p);
 /* Sums of the per-CPU counters, TS_CNT_MAX of them. */
 int ts_probes_counters(const struct ts_probes *p, uint64_t *out);
 /* Runs of our programs the kernel skipped because one was already running

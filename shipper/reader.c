@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "reader.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <string.h>
@@ -100,7 +101,8 @@ static void dns_names(struct ts_reader *r, const struct ts_hdr *h, struct ts_ide
 	if (h->type == TS_DNS && (h->flags & TS_F_ANSWER))
 		ts_dnsnames_learn(r->dnsnames, h->pid,
 				  ts_dns_response_of((const struct ts_dns *)h));
-	else if ((h->type == TS_CONNECT || h->type == TS_CLOSE) && (h->flags & TS_F_TASK))
+	else if ((h->type == TS_CONNECT || h->type == TS_CLOSE || h->type == TS_FLOW) &&
+		 (h->flags & TS_F_TASK))
 		id->dest_name = ts_dnsnames_lookup(r->dnsnames, h->pid, h->family, h->daddr);
 }
 
@@ -184,6 +186,29 @@ int ts_reader_poll(struct ts_reader *r, int timeout_ms)
 		n = ring_buffer__consume(r->rb);
 	ts_reader_publish(r);
 	return n;
+}
+
+int ts_reader_walk(struct ts_reader *r, int prog_fd)
+{
+	uint64_t start = 0;
+	int total = 0;
+
+	r->flow_walks++;
+	do {
+		LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = &start, .ctx_size_in = sizeof(start));
+		int n;
+
+		if (bpf_prog_test_run_opts(prog_fd, &run)) {
+			r->flow_walk_failed++;
+			return -errno;
+		}
+		n = ring_buffer__consume(r->rb);
+		if (n > 0)
+			total += n;
+		start = run.retval;
+	} while (start);
+	ts_reader_publish(r);
+	return total;
 }
 
 int ts_reader_drain(struct ts_reader *r)

@@ -34,6 +34,8 @@ struct ts_reader {
 	uint64_t events[TS_TYPE_MAX];	/* records read, by type */
 	uint64_t malformed;		/* records that could not be encoded */
 	uint64_t nomem;			/* records lost to a failed allocation */
+	uint64_t flow_walks;		/* --flow-interval: walks of the flow table */
+	uint64_t flow_walk_failed;	/* walks that could not run to the end */
 };
 
 /* The sinks of fan are added already: the reader encodes the shapes they
@@ -45,6 +47,11 @@ int ts_reader_init(struct ts_reader *r, int ringbuf_fd, struct ts_fanout *fan,
 int ts_reader_poll(struct ts_reader *r, int timeout_ms);
 /* Everything left in the ring buffer, now. */
 int ts_reader_drain(struct ts_reader *r);
+/* Walk the flow table once (prog_fd: ts_probes_flow_walk_fd), slice by
+ * slice, draining the ring buffer after each: its flow records are
+ * encoded and published like every other. The number of records read, or
+ * -errno (counted in flow_walk_failed). */
+int ts_reader_walk(struct ts_reader *r, int prog_fd);
 /* Encode one record into the current batches (what the ring-buffer
  * callback does; the bench feeds it directly). */
 int ts_reader_handle(struct ts_reader *r, const void *data, size_t size);

@@ -41,7 +41,7 @@ int ts_shape_by_name(const char *name)
 static const char *const type_names[TS_TYPE_MAX] = {
 	[TS_CONNECT] = "connect", [TS_ACCEPT] = "accept", [TS_CLOSE] = "close",
 	[TS_RETRANSMIT] = "retransmit", [TS_SEND] = "send", [TS_RECV] = "recv",
-	[TS_DNS] = "dns",
+	[TS_DNS] = "dns", [TS_FLOW] = "flow",
 };
 
 const char *ts_type_name(unsigned type)
@@ -139,6 +139,8 @@ static size_t type_min_size(unsigned type)
 		return sizeof(struct ts_event);
 	case TS_DNS:
 		return sizeof(struct ts_dns);
+	case TS_FLOW:
+		return sizeof(struct ts_flow);
 	}
 	return 0;
 }
@@ -185,8 +187,7 @@ int ts_view_of(const void *rec, size_t size, struct ts_view *v)
 	v->h = h;
 	v->local_known = h->flags & TS_F_SADDR;
 	v->proto = h->type == TS_DNS ? 17 : 6;
-	if (ev && (h->flags & TS_F_HANDSHAKE) &&
-	    (h->type == TS_CONNECT || h->type == TS_ACCEPT || h->type == TS_CLOSE)) {
+	if ((h->flags & TS_F_HANDSHAKE) && h->type != TS_DNS) {
 		v->has_handshake = true;
 		v->handshake_ns = ev->close.connect_latency_ns;
 	}
@@ -197,6 +198,11 @@ int ts_view_of(const void *rec, size_t size, struct ts_view *v)
 	case TS_ACCEPT:
 		v->dir = TS_DIR_IN;
 		break;
+	case TS_FLOW:
+		/* the totals so far, as a close would say them now (its flags
+		 * say START and ESTABLISHED, its error is 0) */
+		v->flow = rec;
+		__attribute__((fallthrough));
 	case TS_CLOSE:
 		if (h->flags & TS_F_START) {
 			v->dir = (h->flags & TS_F_ACTIVE) ? TS_DIR_OUT : TS_DIR_IN;

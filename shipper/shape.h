@@ -118,6 +118,7 @@ struct ts_view {
 	uint64_t handshake_ns;
 	int error;			/* close: errno, 0 none */
 	bool established;		/* close: the flow got there */
+	const struct ts_flow *flow;	/* flow: the report (its deltas), else NULL */
 	/* dns answer (TS_F_ANSWER): the response as read, or NULL when the
 	 * payload is no response at all; valid until the next record */
 	bool answer;

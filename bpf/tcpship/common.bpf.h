@@ -41,6 +41,8 @@ const volatile bool connect_tp = false;
 #define TS_MAX_IO_SYSCALLS 12
 const volatile __u32 n_io_syscalls = 0;
 const volatile __s32 io_syscalls[TS_MAX_IO_SYSCALLS] = {};
+/* --flow-interval: a flow is reported once it is this old (0: never) */
+const volatile __u64 flow_interval_ns = 0;
 
 /* ---- maps ---- */
 
@@ -77,7 +79,10 @@ struct flow {
 	__u64 start_ns;
 	__u64 handshake_ns;		/* connect latency; 0: not measured */
 	__u32 flags;			/* enum flow_flags; updated atomically */
-	__u32 _pad;
+	/* what the last flow report said (the iterator's alone): the next
+	 * one's deltas */
+	__u32 rep_retrans;
+	__u64 rep_sent, rep_received;
 	/* the owner; valid with FLOW_TASK */
 	__u32 pid, tid, uid, ppid;
 	__u64 cgroup_id, proc_start_ns;

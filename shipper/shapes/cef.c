@@ -19,7 +19,10 @@
  * pod, cs3 podNamespace, cs4 communityId, cs5 executable, cs6 containerName,
  * cn1 durationNs, cn2 retransmits, cn3 sequence, cn4 connectLatencyNs,
  * flexString1/2 the DNS question's name and type (flexString1 a close's
- * end reason); a DNS answer's response code is its reason.
+ * end reason); a DNS answer's response code is its reason. A flow report
+ * ("flow") has its totals in in/out/cn2 and what moved since the previous
+ * report in flexNumber1 inDelta, flexNumber2 outDelta, flexString2
+ * retransmitsDelta.
  *
  * Escaping: '\' and '=' in values as \\ and \=, CR and LF as \r and \n; any
  * other control byte and invalid UTF-8 as U+FFFD, so a hostile process name
@@ -105,6 +108,8 @@ static struct cef_sig sig_of(const struct ts_view *v)
 		return (struct cef_sig){ "send", "TCP send" };
 	case TS_RECV:
 		return (struct cef_sig){ "recv", "TCP receive" };
+	case TS_FLOW:
+		return (struct cef_sig){ "flow", "TCP flow report" };
 	}
 	return (struct cef_sig){ "dns", "DNS query" };
 }
@@ -210,6 +215,19 @@ int ts_encode_cef(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 		p = TS_PUT_KU(p, " start=", rt >= dur ? rt - dur : 0);
 		p = TS_PUT_KU(p, " end=", rt);
 		p = TS_PUT_KU(p, " cn1Label=durationNs cn1=", v.duration_ns);
+	}
+	if (v.flow) {
+		/* in/out are the totals so far; what moved since the last
+		 * report, in the same source -> destination reading */
+		const struct ts_flow *f = v.flow;
+
+		p = TS_PUT_KU(p, " cn2Label=retransmits cn2=", f->e.close.retransmits);
+		p = TS_PUT_KU(p, " flexNumber1Label=inDelta flexNumber1=",
+			      v.src_local ? f->bytes_sent_delta : f->bytes_received_delta);
+		p = TS_PUT_KU(p, " flexNumber2Label=outDelta flexNumber2=",
+			      v.src_local ? f->bytes_received_delta : f->bytes_sent_delta);
+		p = TS_PUT_KU(p, " flexString2Label=retransmitsDelta flexString2=",
+			      f->retransmits_delta);
 	}
 	if (h->type == TS_CLOSE) {
 		p = TS_PUT_KU(p, " cn2Label=retransmits cn2=", v.ev->close.retransmits);

@@ -28,6 +28,14 @@ char *ts_put_own(char *p, const struct ts_enc *e, const struct ts_view *v)
 			      ts_end_reason(v->ev->close.error, v->ev->close.oldstate));
 		p = TS_PUT_KU(p, ",\"retransmits\":", v->ev->close.retransmits);
 		break;
+	case TS_FLOW:
+		/* the totals are the shape's own (bytes, ...); what moved since
+		 * the flow's previous report is ours */
+		p = TS_PUT_KU(p, ",\"retransmits\":", v->flow->e.close.retransmits);
+		p = TS_PUT_KU(p, ",\"bytes_sent_delta\":", v->flow->bytes_sent_delta);
+		p = TS_PUT_KU(p, ",\"bytes_received_delta\":", v->flow->bytes_received_delta);
+		p = TS_PUT_KU(p, ",\"retransmits_delta\":", v->flow->retransmits_delta);
+		__attribute__((fallthrough));	/* and the socket's state now */
 	case TS_RETRANSMIT:
 		state = ts_tcp_state_name(h->state);
 		if (state)

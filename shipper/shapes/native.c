@@ -114,6 +114,28 @@ static char *put_close(char *p, const struct ts_event *ev)
 	return ts_put_u64(p, ev->close.retransmits);
 }
 
+/* A live flow's report: the totals as its close would give them now, and
+ * what moved since its previous report. */
+static char *put_flow(char *p, const struct ts_flow *f)
+{
+	const struct ts_hdr *h = &f->e.h;
+	const char *state = ts_tcp_state_name(h->state);
+
+	p = (h->flags & TS_F_ACTIVE) ? TS_PUTS(p, ",\"direction\":\"outbound\"")
+				     : TS_PUTS(p, ",\"direction\":\"inbound\"");
+	if (state)
+		p = TS_PUT_KV(p, ",\"state\":\"", state);
+	p = TS_PUT_KU(p, ",\"duration_ns\":", f->e.close.duration_ns);
+	if (h->flags & TS_F_HANDSHAKE)
+		p = TS_PUT_KU(p, ",\"connect_latency_ns\":", f->e.close.connect_latency_ns);
+	p = TS_PUT_KU(p, ",\"bytes_sent\":", f->e.close.bytes_sent);
+	p = TS_PUT_KU(p, ",\"bytes_received\":", f->e.close.bytes_received);
+	p = TS_PUT_KU(p, ",\"retransmits\":", f->e.close.retransmits);
+	p = TS_PUT_KU(p, ",\"bytes_sent_delta\":", f->bytes_sent_delta);
+	p = TS_PUT_KU(p, ",\"bytes_received_delta\":", f->bytes_received_delta);
+	return TS_PUT_KU(p, ",\"retransmits_delta\":", f->retransmits_delta);
+}
+
 static char *put_answers(char *p, const char *end, const struct ts_dns_response *r)
 {
 	bool cut = r->answers_truncated;
@@ -221,6 +243,9 @@ int ts_encode_json(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 		break;
 	case TS_DNS:
 		p = put_dns(p, out + TS_LINE_MAX - 64, rec);
+		break;
+	case TS_FLOW:
+		p = put_flow(p, rec);
 		break;
 	}
 	p = TS_PUTS(p, "}\n");

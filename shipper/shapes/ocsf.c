@@ -5,7 +5,8 @@
  *   Network Activity (4001)   connect, accept: 1 Open. close: 2 Close;
  *                             5 Refuse for ECONNREFUSED; 4 Fail for any other
  *                             error (timeouts, resets, unreachable). send,
- *                             recv: 6 Traffic. retransmit: 99 Other,
+ *                             recv: 6 Traffic. flow: 6 Traffic, traffic the
+ *                             deltas, cumulative_traffic the totals. retransmit: 99 Other,
  *                             activity_name "Retransmit" (no activity of the
  *                             class says it), severity Low.
  *   DNS Activity (4003)       dns: 1 Query, query.hostname / type /
@@ -48,6 +49,7 @@ static struct activity activity_of(const struct ts_view *v)
 		return (struct activity){ 4001, 4, "Fail" };
 	case TS_SEND:
 	case TS_RECV:
+	case TS_FLOW:
 		return (struct activity){ 4001, 6, "Traffic" };
 	case TS_DNS:
 		return v->answer ? (struct activity){ 4003, 2, "Response" }
@@ -161,21 +163,39 @@ static char *put_connection(char *p, const struct ts_enc *e, const struct ts_vie
 }
 
 /* OCSF's network_traffic: bytes_out is what the source (src_endpoint, the
- * initiator) sent to the destination, bytes_in what came back */
-static char *put_traffic(char *p, const struct ts_view *v)
+ * initiator) sent to the destination, bytes_in what came back. lit names
+ * the object (traffic, or cumulative_traffic); out and in are the local
+ * end's. */
+static char *put_traffic_as(char *p, const char *lit, size_t len, const struct ts_view *v,
+			    uint64_t out, uint64_t in)
 {
 	bool has_src = v->src_local ? v->has_out : v->has_in;
 	bool has_dst = v->src_local ? v->has_in : v->has_out;
 
 	if (!v->has_out && !v->has_in)
 		return p;
-	p = TS_PUT_KU(p, ",\"traffic\":{\"bytes\":", v->out + v->in);
+	p = ts_put(p, lit, len);
+	p = TS_PUT_KU(p, "{\"bytes\":", out + in);
 	if (has_src)
-		p = TS_PUT_KU(p, ",\"bytes_out\":", v->src_local ? v->out : v->in);
+		p = TS_PUT_KU(p, ",\"bytes_out\":", v->src_local ? out : in);
 	if (has_dst)
-		p = TS_PUT_KU(p, ",\"bytes_in\":", v->src_local ? v->in : v->out);
+		p = TS_PUT_KU(p, ",\"bytes_in\":", v->src_local ? in : out);
 	*p++ = '}';
 	return p;
+}
+
+/* A flow report's traffic is what moved since the last one, and its
+ * cumulative_traffic the totals (as OCSF 1.8 asks of a report that gives
+ * both); every other event's traffic is its own. */
+static char *put_traffic(char *p, const struct ts_view *v)
+{
+	static const char traffic[] = ",\"traffic\":", total[] = ",\"cumulative_traffic\":";
+
+	if (!v->flow)
+		return put_traffic_as(p, traffic, sizeof(traffic) - 1, v, v->out, v->in);
+	p = put_traffic_as(p, traffic, sizeof(traffic) - 1, v, v->flow->bytes_sent_delta,
+			   v->flow->bytes_received_delta);
+	return put_traffic_as(p, total, sizeof(total) - 1, v, v->out, v->in);
 }
 
 /* 8-4-4-4-12 hex: what uuid_t takes (a pod uid from a cgroup path is one) */

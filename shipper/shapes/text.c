@@ -124,6 +124,20 @@ int ts_encode_text(struct ts_enc *e, const void *rec, size_t size, uint64_t time
 			 ev->close.error ? ts_errno_name(ev->close.error, ebuf) : "");
 		break;
 	}
+	case TS_FLOW: {
+		const struct ts_flow *f = rec;
+
+		snprintf(detail, sizeof(detail),
+			 "dur=%.3fms tx=%llu(+%llu) rx=%llu(+%llu) retrans=%u(+%u) state=%s",
+			 (double)ev->close.duration_ns / 1e6,
+			 (unsigned long long)ev->close.bytes_sent,
+			 (unsigned long long)f->bytes_sent_delta,
+			 (unsigned long long)ev->close.bytes_received,
+			 (unsigned long long)f->bytes_received_delta, ev->close.retransmits,
+			 f->retransmits_delta,
+			 ts_tcp_state_name(h->state) ? ts_tcp_state_name(h->state) : "?");
+		break;
+	}
 	case TS_RETRANSMIT:
 		snprintf(detail, sizeof(detail), "state=%s",
 			 ts_tcp_state_name(h->state) ? ts_tcp_state_name(h->state) : "?");
