@@ -107,12 +107,13 @@ static const struct optdef defs[] = {
 	{ "min-latency", 0, "min_latency", "DUR", K_DURATION, 0, OFF(min_latency_ns),
 	  .help = "send/recv only when the call took at least DUR (10ms, 1.5s)" },
 	{ "flow-interval", 0, "flow_interval", "DUR", K_DURATION, F_NONZERO, OFF(flow_interval_ns),
-	  .help = "a flow event every DUR (at least 1s, e.g. 30s) for each\n"
-		  "flow established that long: bytes and retransmits since\n"
-		  "the last report and in total (default: none)" },
+	  .help = "every DUR (at least 1s, e.g. 30s), a flow event for\n"
+		  "each flow established that long: bytes, retransmits\n"
+		  "since its last report and in total (default: none)" },
 	{ "dns-names", 0, "dns_names", NULL, K_FLAG, 0, OFF(dns_names),
-	  .help = "connect/close carry dest_name: the name the process last\n"
-		  "resolved to that address, from the DNS answers it read" },
+	  .help = "connect/close/flow carry dest_name: the name the\n"
+		  "process last resolved to that address, from the DNS\n"
+		  "answers it read" },
 
 	{ "output", 'o', "outputs", "SPEC", K_OUTPUT, .section = "Output:",
 	  .help = "where events go, repeatable (default: stdout):\n"

@@ -141,6 +141,33 @@ static char *put_container(char *p, const struct ts_cginfo *cg)
 	return p;
 }
 
+/* close: retransmits and end reason; flow: the totals' retransmits and
+ * what moved since the last report */
+static char *put_counts(char *p, const struct ts_view *v)
+{
+	const struct ts_hdr *h = v->h;
+
+	if (v->flow) {
+		/* in/out are the totals so far; what moved since the last
+		 * report, in the same source -> destination reading */
+		const struct ts_flow *f = v->flow;
+
+		p = TS_PUT_KU(p, " cn2Label=retransmits cn2=", f->e.close.retransmits);
+		p = TS_PUT_KU(p, " flexNumber1Label=inDelta flexNumber1=",
+			      v->src_local ? f->bytes_sent_delta : f->bytes_received_delta);
+		p = TS_PUT_KU(p, " flexNumber2Label=outDelta flexNumber2=",
+			      v->src_local ? f->bytes_received_delta : f->bytes_sent_delta);
+		p = TS_PUT_KU(p, " flexString2Label=retransmitsDelta flexString2=",
+			      f->retransmits_delta);
+	}
+	if (h->type == TS_CLOSE) {
+		p = TS_PUT_KU(p, " cn2Label=retransmits cn2=", v->ev->close.retransmits);
+		p = PUT_EXT(p, " flexString1Label=endReason flexString1=",
+			    ts_end_reason(v->ev->close.error, v->ev->close.oldstate));
+	}
+	return p;
+}
+
 int ts_encode_cef(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 		  uint64_t time_ns, char *out, size_t cap)
 {
@@ -216,24 +243,7 @@ int ts_encode_cef(struct ts_enc *e, const void *rec, size_t size, uint64_t seq,
 		p = TS_PUT_KU(p, " end=", rt);
 		p = TS_PUT_KU(p, " cn1Label=durationNs cn1=", v.duration_ns);
 	}
-	if (v.flow) {
-		/* in/out are the totals so far; what moved since the last
-		 * report, in the same source -> destination reading */
-		const struct ts_flow *f = v.flow;
-
-		p = TS_PUT_KU(p, " cn2Label=retransmits cn2=", f->e.close.retransmits);
-		p = TS_PUT_KU(p, " flexNumber1Label=inDelta flexNumber1=",
-			      v.src_local ? f->bytes_sent_delta : f->bytes_received_delta);
-		p = TS_PUT_KU(p, " flexNumber2Label=outDelta flexNumber2=",
-			      v.src_local ? f->bytes_received_delta : f->bytes_sent_delta);
-		p = TS_PUT_KU(p, " flexString2Label=retransmitsDelta flexString2=",
-			      f->retransmits_delta);
-	}
-	if (h->type == TS_CLOSE) {
-		p = TS_PUT_KU(p, " cn2Label=retransmits cn2=", v.ev->close.retransmits);
-		p = PUT_EXT(p, " flexString1Label=endReason flexString1=",
-			    ts_end_reason(v.ev->close.error, v.ev->close.oldstate));
-	}
+	p = put_counts(p, &v);
 	p = TS_PUT_KU(p, " cn3Label=sequence cn3=", seq);
 	if (v.has_handshake)
 		p = TS_PUT_KU(p, " cn4Label=connectLatencyNs cn4=", v.handshake_ns);

@@ -79,7 +79,7 @@ def test_every_program_of_both_sets_passes_the_verifier():
     require_root()
     p, rows = list_probes()
     hooks = {"state", "connect", "accept", "retransmit", "send", "recv", "dns", "process",
-             "cgroup", "synack", "answers"}
+             "cgroup", "synack", "answers", "flow"}
     seen = {(r[0], r[1]) for r in rows}
     assert seen == {(h, s) for h in hooks for s in ("kprobe", "tracepoint")}, seen
     for r in rows:

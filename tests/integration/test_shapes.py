@@ -235,7 +235,7 @@ def make_run():
     nft_drop(ns_to, TIMEOUT_PORT, "tcp flags syn")
     ns_rt = netns("tsshp-retrans")
     ns_dns = netns("tsshp-dns")
-    ts = Tcpship("-c", cfg, "-e", "all", stdout=subprocess.DEVNULL)
+    ts = Tcpship("-c", cfg, "-e", "all", "--flow-interval", "1s", stdout=subprocess.DEVNULL)
     gt = r.gt
     # the slow ones side by side: ~3 s of unanswered SYNs, ~1 s of retransmits
     timeout = in_thread(trig, "connect_fail", "timeout", "127.0.0.1", TIMEOUT_PORT,
@@ -245,6 +245,8 @@ def make_run():
              f"nft add rule inet tsshprt in tcp dport {RETRANS_PORT} drop")
     retrans = in_thread(trig, "tcp_retrans", RETRANS_PORT, block, "nft delete table inet tsshprt",
                         netns=ns_rt)
+    # a flow that outlives two walks (1 s apart): its ends are reported
+    slow = in_thread(trig, "tcp_pair", "-n", 777, "-r", 888, "-d", 2500)
     gt["v4"] = trig("tcp_pair", "-n", 12345, "-r", 54321, "-k", 3)
     gt["v6"] = trig("tcp_pair", "-6", "-n", 1, "-r", 100000)
     gt["refused4"] = trig("connect_fail", "refused")
@@ -257,6 +259,7 @@ def make_run():
     gt["dns_hostile"] = [trig("dns_query", "sendto", "127.0.0.1", "evil.example", "1",
                               label.hex(), netns=ns_dns) for label in HOSTILE_LABELS]
     gt["timeout"] = timeout()
+    gt["slow"] = slow()
     gt["retrans"] = retrans()
     for k in ("refused4", "refused6"):
         assert gt[k]["errno"] == "ECONNREFUSED", gt[k]
@@ -272,7 +275,7 @@ def make_run():
     def flow(g):
         return lambda e: e["type"] == "close" and \
             {e.get("sport"), e.get("dport")} == {g["client_port"], g["server_port"]}
-    wanted = [(flow(g), 2) for g in [gt["v4"], gt["v6"], *gt["hostile"]]]
+    wanted = [(flow(g), 2) for g in [gt["v4"], gt["v6"], *gt["hostile"], gt["slow"]]]
     wanted += [(lambda e, g=g: e["type"] == "close" and e.get("pid") == g["pid"] and
                 e["dport"] == g["dport"], 1)
                for g in (gt["refused4"], gt["refused6"], gt["timeout"])]
@@ -337,7 +340,7 @@ def direction(n):
         return "out"
     if t == "accept":
         return "in"
-    if t == "close" and "direction" in n:
+    if t in ("close", "flow") and "direction" in n:
         return {"outbound": "out", "inbound": "in"}[n["direction"]]
     return None
 
@@ -354,7 +357,7 @@ def sent(n):
     """(bytes the source sent, bytes the destination sent), None where the
     event does not say."""
     t = n["type"]
-    if t == "close":
+    if t in ("close", "flow"):
         if direction(n) == "in":
             return n["bytes_received"], n["bytes_sent"]
         return n["bytes_sent"], n["bytes_received"]
@@ -426,6 +429,9 @@ def ecs_expect(n):
         "tcpship.state": opt(n.get("state")),
         "tcpship.latency_ns": opt(n.get("latency_ns")),
         "tcpship.connect_latency_ns": opt(n.get("connect_latency_ns")),
+        "tcpship.bytes_sent_delta": opt(n.get("bytes_sent_delta")),
+        "tcpship.bytes_received_delta": opt(n.get("bytes_received_delta")),
+        "tcpship.retransmits_delta": opt(n.get("retransmits_delta")),
     }
     if "pid" not in n:
         x["process"] = MISSING
@@ -433,7 +439,8 @@ def ecs_expect(n):
 
 
 OCSF_ACT = {"connect": (1, "Open"), "accept": (1, "Open"), "send": (6, "Traffic"),
-            "recv": (6, "Traffic"), "retransmit": (99, "Retransmit"), "dns": (1, "Query")}
+            "recv": (6, "Traffic"), "retransmit": (99, "Retransmit"), "dns": (1, "Query"),
+            "flow": (6, "Traffic")}
 
 
 def ocsf_expect(n):
@@ -448,6 +455,12 @@ def ocsf_expect(n):
     cls = 4003 if t == "dns" else 4001
     cname = "DNS Activity" if t == "dns" else "Network Activity"
     known = [b for b in (src_b, dst_b) if b is not None]
+    total = (src_b, dst_b, sum(known)) if known else (MISSING,) * 3
+    if t == "flow":
+        # traffic: what moved since the last report; cumulative_traffic: all
+        d_out, d_in = n["bytes_sent_delta"], n["bytes_received_delta"]
+        src_b, dst_b = (d_in, d_out) if direction(n) == "in" else (d_out, d_in)
+        known = [src_b, dst_b]
     t_ms = time_ns(n["time"]) // MS
     dur = n.get("duration_ns")
     exe = n.get("exe")
@@ -480,6 +493,9 @@ def ocsf_expect(n):
         # destination", bytes_in "sent from the destination to the source"
         "traffic.bytes_out": opt(src_b), "traffic.bytes_in": opt(dst_b),
         "traffic.bytes": sum(known) if known else MISSING,
+        "cumulative_traffic.bytes_out": total[0] if t == "flow" else MISSING,
+        "cumulative_traffic.bytes_in": total[1] if t == "flow" else MISSING,
+        "cumulative_traffic.bytes": total[2] if t == "flow" else MISSING,
         "actor.process.pid": opt(n.get("pid")),
         "actor.process.name": opt(n.get("comm")),
         "actor.process.tid": opt(n.get("tid")),
@@ -500,6 +516,9 @@ def ocsf_expect(n):
         "unmapped.state": opt(n.get("state")),
         "unmapped.latency_ns": opt(n.get("latency_ns")),
         "unmapped.connect_latency_ns": opt(n.get("connect_latency_ns")),
+        "unmapped.bytes_sent_delta": opt(n.get("bytes_sent_delta")),
+        "unmapped.bytes_received_delta": opt(n.get("bytes_received_delta")),
+        "unmapped.retransmits_delta": opt(n.get("retransmits_delta")),
     }
     if "pid" not in n:
         x["actor"] = MISSING
@@ -541,6 +560,15 @@ def cef_expect(n):
         x["start"] = str(max(rt - n["duration_ns"] // MS, 0))
         x["end"] = str(rt)
         x["cn1Label"], x["cn1"] = "durationNs", str(n["duration_ns"])
+    if t == "flow":
+        x["cn2Label"], x["cn2"] = "retransmits", str(n["retransmits"])
+        d_src, d_dst = n["bytes_sent_delta"], n["bytes_received_delta"]
+        if d == "in":
+            d_src, d_dst = d_dst, d_src
+        x["flexNumber1Label"], x["flexNumber1"] = "inDelta", str(d_src)
+        x["flexNumber2Label"], x["flexNumber2"] = "outDelta", str(d_dst)
+        x["flexString2Label"], x["flexString2"] = "retransmitsDelta", \
+            str(n["retransmits_delta"])
     if t == "close":
         x["cn2Label"], x["cn2"] = "retransmits", str(n["retransmits"])
         x["flexString1Label"], x["flexString1"] = "endReason", n["end_reason"]
@@ -781,6 +809,35 @@ def check_pair(r, g, family, addr):
             for doc in (ecs["source"], ecs["destination"], ecs["network"]):
                 assert "bytes" not in doc, (kind, ecs)
             assert "traffic" not in ocsf and "in" not in cef and "out" not in cef, kind
+
+
+def test_flow_reports():
+    """A flow alive two walks: each end's reports, in every shape: totals
+    where a close has them, the deltas beside (OCSF: traffic the deltas,
+    cumulative_traffic the totals)."""
+    r = the_run()
+    g = r.gt["slow"]
+    ends_ = {g["client_port"], g["server_port"]}
+    reps = r.native(lambda e: e["type"] == "flow" and {e["sport"], e["dport"]} == ends_)
+    assert {e["direction"] for e in reps} == {"outbound", "inbound"}, reps
+    for n in reps:
+        assert n["pid"] == (g["client_pid"] if n["direction"] == "outbound"
+                            else g["server_pid"]), n
+        # the server answers only after its wait: until then the client sent
+        # g["sent"], the server nothing
+        sent = g["sent"] if n["direction"] == "outbound" else 0
+        received = 0 if n["direction"] == "outbound" else g["sent"]
+        if n["duration_ns"] < 2_300_000_000:    # well inside the server's wait
+            assert (n["bytes_sent"], n["bytes_received"]) == (sent, received), n
+        ecs, ocsf, (h, cef) = check_agree(r, n)
+        assert ecs["event"]["type"] == ["connection", "info"], ecs
+        assert (ocsf["activity_id"], ocsf["type_uid"]) == (6, 400106), ocsf
+        assert h[4] == "flow" and h[6] == "3", h
+    # a walk comes within 2 s of the flow's start, before the answer
+    first = min(reps, key=lambda e: e["seq"])
+    assert first["duration_ns"] < 2_300_000_000, first
+    ecs, ocsf, _ = r.shapes(first)
+    assert ocsf["cumulative_traffic"]["bytes"] == ocsf["traffic"]["bytes"] == g["sent"], ocsf
 
 
 def test_ipv4_pair_exact_bytes():

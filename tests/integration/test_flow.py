@@ -1,0 +1,175 @@
+"""flow events: every --flow-interval, a report of each flow established
+that long. Ground truth from tcp_long, a connection that moves exactly the
+bytes it is told to, when it is told: the reports' totals must be those
+bytes, and each report's deltas what moved since the one before."""
+import json
+import os
+import select
+import subprocess
+
+from tslib import TRIG, Tcpship, at_cleanup, netns, require_root, run_tcpship, trig
+
+SEC = 1_000_000_000
+DELTAS = (("bytes_sent", "bytes_sent_delta"), ("bytes_received", "bytes_received_delta"),
+          ("retransmits", "retransmits_delta"))
+
+
+class Long:
+    """tcp_long, driven line by line; every wait is bounded."""
+
+    def __init__(self, *args, ns=None):
+        cmd = [os.path.join(TRIG, "tcp_long"), *args]
+        if ns:
+            cmd = ["ip", "netns", "exec", ns, *cmd]
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True)
+        at_cleanup(self.kill)
+        self.gt = json.loads(self.line())
+
+    def line(self, timeout=10):
+        ready, _, _ = select.select([self.p.stdout], [], [], timeout)
+        assert ready, f"tcp_long said nothing for {timeout} s"
+        out = self.p.stdout.readline()
+        assert out, f"tcp_long exited {self.p.wait(5)}"
+        return out
+
+    def do(self, cmd):
+        self.p.stdin.write(cmd + "\n")
+        self.p.stdin.flush()
+        if cmd == "q":
+            assert json.loads(self.line()) == {"closed": True}
+            assert self.p.wait(10) == 0
+        else:
+            assert self.line() == "ok\n", cmd
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait(5)
+
+
+def side(gt, client):
+    """Predicate of one end's events of the flow: the client's or the server's."""
+    lp, rp = (gt["client_port"], gt["server_port"]) if client else \
+        (gt["server_port"], gt["client_port"])
+    return lambda e: e.get("sport") == lp and e.get("dport") == rp
+
+
+def report_with(ts, pred, sent, received, what):
+    return ts.wait_events(lambda e: e["type"] == "flow" and pred(e) and
+                          e["bytes_sent"] == sent and e["bytes_received"] == received,
+                          timeout=10, what=what)[0]
+
+
+def check_reports(reports, close, opener, pid, direction):
+    """What one end's reports must say among themselves and with the close."""
+    assert reports, "no flow reports"
+    prev = None
+    for r in reports:
+        assert r["pid"] == pid and r["direction"] == direction, r
+        assert r["state"] == "ESTABLISHED", r
+        assert r["community_id"] == close["community_id"] == opener["community_id"], r
+        assert r["connect_latency_ns"] == opener["connect_latency_ns"], (r, opener)
+        for total, delta in DELTAS:
+            was = prev[total] if prev else 0
+            assert r[delta] == r[total] - was, (total, prev, r)
+        if prev:
+            assert r["duration_ns"] > prev["duration_ns"], (prev, r)
+            # one report a walk, a walk an interval (1 s), late ones never bunched
+            assert r["duration_ns"] - prev["duration_ns"] >= SEC // 2, (prev, r)
+        else:
+            assert r["duration_ns"] >= SEC, r   # alive an interval before its first
+        prev = r
+    for total, _ in DELTAS:
+        assert close[total] == prev[total], (total, prev, close)
+    assert close["duration_ns"] > prev["duration_ns"], (prev, close)
+
+
+def run_flow(ts, args=(), ns=None):
+    """Move known bytes in steps, a report between each; then close."""
+    long_ = Long(*args, ns=ns)
+    gt = long_.gt
+    client, server = side(gt, True), side(gt, False)
+    steps = [("c 1000", 1000, 0), ("c 5000", 6000, 0), ("s 300", 6000, 300),
+             ("s 70000", 6000, 70300)]
+    for cmd, sent, received in steps:
+        long_.do(cmd)
+        report_with(ts, client, sent, received, f"the client's report after {cmd!r}")
+        report_with(ts, server, received, sent, f"the server's report after {cmd!r}")
+    # nothing moves: the next report of each end says so
+    idle = ts.wait_events(lambda e: e["type"] == "flow" and (client(e) or server(e)) and
+                          e["bytes_sent_delta"] == 0 and e["bytes_received_delta"] == 0 and
+                          e["bytes_sent"] + e["bytes_received"] == 76300, 2, timeout=10,
+                          what="a report of each end with nothing moved")
+    assert {client(e) for e in idle} == {True, False}, idle
+    long_.do("q")
+    ends = ts.wait_events(lambda e: e["type"] == "close" and (client(e) or server(e)), 2,
+                          what="the flow's two closes")
+    opened = ts.wait_events(lambda e: e["type"] in ("connect", "accept") and
+                            (client(e) or server(e)), 2, what="its connect and accept")
+    for pred, pid, direction, opener in ((client, gt["client_pid"], "outbound", "connect"),
+                                         (server, gt["server_pid"], "inbound", "accept")):
+        reports = sorted(ts.matching(lambda e: e["type"] == "flow" and pred(e)),
+                         key=lambda e: e["seq"])
+        close = [e for e in ends if pred(e)][0]
+        opening = [e for e in opened if pred(e) and e["type"] == opener][0]
+        check_reports(reports, close, opening, pid, direction)
+        assert len(reports) >= len(steps) + 1, reports
+        assert all(e["family"] == gt["family"] for e in reports), reports
+    return gt
+
+
+def test_reports_carry_exact_deltas_and_totals():
+    """IPv4, IPv6, and a flow in a network namespace of its own (a
+    container's): each end's reports add up to the bytes moved."""
+    require_root()
+    ts = Tcpship("--flow-interval", "1s", "-e", "connect,accept,close")
+    young = trig("tcp_pair", "-n", 5000)     # closes long before an interval
+    netnses = set()
+    for args, ns in (((), None), (("-6",), None), ((), netns("tsflow"))):
+        gt = run_flow(ts, args, ns)
+        netnses |= {e["netns"] for e in ts.matching(
+            lambda e, g=gt: e["type"] == "flow" and side(g, True)(e))}
+    assert len(netnses) == 2, netnses     # the host's and tsflow's
+    ports = {young["client_port"], young["server_port"]}
+    assert not ts.matching(lambda e: e["type"] == "flow" and
+                           {e.get("sport"), e.get("dport")} == ports), \
+        "a flow younger than the interval was reported"
+    ts.assert_clean()
+    assert ts.stop() == 0
+    totals, _ = ts.exit_line()
+    assert totals["flow"] >= 3 * 2 * 5, totals
+    assert totals["flow_walks"] >= 5 and totals["flow_walks_failed"] == 0, totals
+
+
+def test_reports_pass_the_filters():
+    """--comm: the client's end is reported, the server's is not."""
+    require_root()
+    ts = Tcpship("--flow-interval", "1s", "-e", "close", "--comm", "ts-long-c")
+    long_ = Long()
+    long_.do("c 4242")
+    report_with(ts, side(long_.gt, True), 4242, 0, "the client's report")
+    long_.do("s 10")
+    report_with(ts, side(long_.gt, True), 4242, 10, "the client's next report")
+    long_.do("q")
+    ts.wait_events(lambda e: e["type"] == "close" and side(long_.gt, True)(e),
+                   what="the client's close")
+    assert not ts.matching(lambda e: e["type"] == "flow" and side(long_.gt, False)(e))
+    assert not ts.matching(lambda e: e.get("comm") != "ts-long-c"), "the filter let others by"
+    ts.stop()
+
+
+def test_flow_options():
+    """flow events come with an interval, and only a sensible one"""
+    for args, want in ((("-e", "flow"), "needs --flow-interval"),
+                       (("--flow-interval", "500ms"), "at least 1s"),
+                       (("--flow-interval", "0"), "must be more than 0"),
+                       (("--flow-interval", "often"), "is not a duration")):
+        p = run_tcpship(*args, "--check-config")
+        assert p.returncode == 2, (args, p.stdout, p.stderr)
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and want in lines[0], (args, p.stderr)
+    p = run_tcpship("-e", "connect,flow", "--flow-interval", "30s", "--check-config")
+    assert p.returncode == 0, p.stderr
+    p = run_tcpship("-e", "all", "--check-config")
+    assert p.returncode == 0, p.stderr
