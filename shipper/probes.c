@@ -678,8 +678,10 @@ void ts_probes_describe(const struct ts_probes *p, FILE *f)
 			if ((gs & T(k)) && k != TS_G_STATE)
 				g = k;
 		hs = &groups[g].set[p->chosen[g]];
+		/* flow: one walk for both sets, of the table the state set keeps */
 		fprintf(f, "tcpship: %-10s %-10s %s%s%s%s\n", ts_type_name(t),
-			set_names[p->chosen[g]], hs->desc, hs->note ? " (" : "",
+			set_names[p->chosen[g == TS_G_FLOW ? TS_G_STATE : g]], hs->desc,
+			hs->note ? " (" : "",
 			hs->note ? hs->note : "", hs->note ? ")" : "");
 	}
 	if (p->chosen[TS_G_STATE] != TS_SET_NONE)

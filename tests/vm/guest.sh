@@ -120,14 +120,18 @@ stamp start
 # 2. the kprobe set forced (every event), its --min-latency filter, what
 #    --probes auto picks, and the tracepoint set, all watching the same
 #    traffic
-start kp --probes kprobe -e all
+start kp --probes kprobe -e all --flow-interval 1s
 start lat --probes kprobe -e send,recv --min-latency 100ms
 start auto -e all
-start tp --probes tracepoint
+start tp --probes tracepoint --flow-interval 1s
 stamp triggers
 # the full accept queue takes ~3 s to give up: runs beside the rest
 timeout 60 /trig/tcp_stall synfull > $R/trig.synfull.out 2> $R/trig.synfull.err &
 synfull=$!
+# a flow alive 2.5 s (the server's wait) outlives a walk of each run (1 s
+# apart): flow reports from both sets
+timeout 60 /trig/tcp_pair -n 4321 -r 1234 -d 2500 > $R/trig.flowlong.out 2> $R/trig.flowlong.err &
+flowlong=$!
 trig auto_pair tcp_pair -n 100 -r 200
 trigcg container /system.slice/docker-5e1f00d0c0ffee5e1f00d0c0ffee5e1f00d0c0ffee5e1f00d0c0ffee5e1f0c0a.scope \
 	tcp_pair -n 10 -r 20
@@ -154,6 +158,10 @@ wait $synfull
 rc=$?
 echo $rc > $R/trig.synfull.rc
 [ $rc = 0 ] || { note "trigger synfull: exit $rc"; fails=$((fails + 1)); }
+wait $flowlong
+rc=$?
+echo $rc > $R/trig.flowlong.rc
+[ $rc = 0 ] || { note "trigger flowlong: exit $rc"; fails=$((fails + 1)); }
 stamp stop
 stop kp
 stop lat

@@ -194,7 +194,7 @@ def test_list_probes_every_program_of_both_sets():
     rows = [l.split(None, 4) for l in out[1:] if l and not l.startswith("auto picks:")]
     seen = {(r[0], r[1]) for r in rows}
     hooks = {"state", "connect", "accept", "retransmit", "send", "recv", "dns", "process",
-             "cgroup", "synack", "answers"}
+             "cgroup", "synack", "answers", "flow"}
     assert seen == {(h, s) for h in hooks for s in ("kprobe", "tracepoint")}, seen
     have = set(section("tracepoints"))
     unexplained = []
@@ -287,6 +287,43 @@ def dns_answers(name):
                                                                   "192.0.2.7"), a
         assert a["sport"] == g["sport"] and 0 < a["latency_ns"] < 10**9, (a, g)
     t.assert_clean()
+
+
+def flow_reports(name, probe):
+    """A flow alive 2.5 s: each end reported by a walk of the flow table,
+    with the bytes moved before the server's wait, the deltas equal to the
+    totals (a first report), and the close agreeing."""
+    t, g = ts(name), gt("flowlong")
+    ports = {g["client_port"], g["server_port"]}
+    evs = t.matching(lambda e: {e.get("sport"), e.get("dport")} == ports)
+    reps = [e for e in evs if e["type"] == "flow"]
+    assert {e["direction"] for e in reps} == {"outbound", "inbound"}, evs
+    for e in reps:
+        client = e["direction"] == "outbound"
+        assert e["probe"] == probe and e["state"] == "ESTABLISHED", e
+        assert e["pid"] == (g["client_pid"] if client else g["server_pid"]), (e, g)
+        assert e["duration_ns"] >= 1_000_000_000, e
+        if e["duration_ns"] < 2_300_000_000:     # inside the server's wait
+            assert (e["bytes_sent"], e["bytes_received"]) == \
+                ((g["sent"], 0) if client else (0, g["sent"])), (e, g)
+    for direction in ("outbound", "inbound"):
+        mine = sorted((e for e in reps if e["direction"] == direction), key=lambda e: e["seq"])
+        prev = {"bytes_sent": 0, "bytes_received": 0, "retransmits": 0}
+        for e in mine:
+            for k in ("bytes_sent", "bytes_received", "retransmits"):
+                assert e[k + "_delta"] == e[k] - prev[k], (k, prev, e)
+            prev = e
+        close = [e for e in evs if e["type"] == "close" and e["direction"] == direction]
+        assert len(close) == 1 and close[0]["community_id"] == mine[0]["community_id"], evs
+    t.assert_clean()
+
+
+def test_kprobe_flow_reports():
+    flow_reports("kp", "kprobe")
+
+
+def test_tracepoint_flow_reports():
+    flow_reports("tp", "tracepoint")
 
 
 def test_kprobe_dns_answers():
@@ -504,13 +541,15 @@ def test_kprobe_run_clean():
     t = ts("kp")
     assert t.rc == 0, f"exit {t.rc}: {t.stderr[-800:]}"
     t.assert_clean()
-    for ev in EVENTS:
+    for ev in (*EVENTS, "flow"):
         assert re.search(rf"^tcpship: {ev} +kprobe ", t.stderr, re.M), t.stderr
     assert t.events and all(e["probe"] == "kprobe" for e in t.events), \
         [e for e in t.events if e["probe"] != "kprobe"][:3]
     n = t.exit_counters()
     assert n.get("lost_kernel") == 0 and n.get("events") == len(t.events), (n, len(t.events))
-    assert {e["type"] for e in t.events} == set(EVENTS), {e["type"] for e in t.events}
+    # -e all, and flow with --flow-interval
+    assert {e["type"] for e in t.events} == set(EVENTS) | {"flow"}, \
+        {e["type"] for e in t.events}
     vm.log(f"kprobe run: {n}")
 
 
