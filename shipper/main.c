@@ -390,12 +390,14 @@ static void on_signals(void)
 /* --flow-interval: the reports go after what the ring buffer holds now, so
  * a flow's report never comes before its connect. A failed walk is said
  * once and counted (tcpship_flow_walks_total{result="failed"}). */
-static void walk_flows(struct ts_reader *reader, int prog)
+static void walk_flows(struct ts_reader *reader, int prog, uint64_t ringbuf_size)
 {
+	/* a slice's reports fill at most a quarter of the ring */
+	uint64_t slice = ringbuf_size / 4 / sizeof(struct ts_flow);
 	int n;
 
 	ts_reader_drain(reader);
-	n = ts_reader_walk(reader, prog);
+	n = ts_reader_walk(reader, prog, (uint32_t)(slice > 1 << 20 ? 1 << 20 : slice ? slice : 1));
 	if (n < 0 && reader->flow_walk_failed == 1)
 		fprintf(stderr, "tcpship: walking the flow table failed: %s (flow reports "
 			"are missing; counted from now on)\n", strerror(-n));
@@ -441,7 +443,7 @@ static int run(const struct ts_options *o, struct ts_reader *reader, struct ts_p
 			next_metrics = now + 1000000000ULL;
 		}
 		if (next_flows && now >= next_flows) {
-			walk_flows(reader, flow_walk);
+			walk_flows(reader, flow_walk, o->ringbuf_size);
 			/* a late walk does not bunch the next ones up */
 			next_flows += o->flow_interval_ns;
 			if (next_flows <= now)

@@ -188,14 +188,14 @@ int ts_reader_poll(struct ts_reader *r, int timeout_ms)
 	return n;
 }
 
-int ts_reader_walk(struct ts_reader *r, int prog_fd)
+int ts_reader_walk(struct ts_reader *r, int prog_fd, uint32_t slice)
 {
-	uint64_t start = 0;
+	uint64_t args[2] = { 0, slice };
 	int total = 0;
 
 	r->flow_walks++;
 	do {
-		LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = &start, .ctx_size_in = sizeof(start));
+		LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args, .ctx_size_in = sizeof(args));
 		int n;
 
 		if (bpf_prog_test_run_opts(prog_fd, &run)) {
@@ -205,8 +205,8 @@ int ts_reader_walk(struct ts_reader *r, int prog_fd)
 		n = ring_buffer__consume(r->rb);
 		if (n > 0)
 			total += n;
-		start = run.retval;
-	} while (start);
+		args[0] = run.retval;
+	} while (args[0]);
 	ts_reader_publish(r);
 	return total;
 }

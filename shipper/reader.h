@@ -48,10 +48,10 @@ int ts_reader_poll(struct ts_reader *r, int timeout_ms);
 /* Everything left in the ring buffer, now. */
 int ts_reader_drain(struct ts_reader *r);
 /* Walk the flow table once (prog_fd: ts_probes_flow_walk_fd), slice by
- * slice, draining the ring buffer after each: its flow records are
- * encoded and published like every other. The number of records read, or
- * -errno (counted in flow_walk_failed). */
-int ts_reader_walk(struct ts_reader *r, int prog_fd);
+ * slice of `slice` entries, draining the ring buffer after each: its flow
+ * records are encoded and published like every other. The number of
+ * records read, or -errno (counted in flow_walk_failed). */
+int ts_reader_walk(struct ts_reader *r, int prog_fd, uint32_t slice);
 /* Encode one record into the current batches (what the ring-buffer
  * callback does; the bench feeds it directly). */
 int ts_reader_handle(struct ts_reader *r, const void *data, size_t size);

@@ -5,8 +5,9 @@
  * with bpf_for_each_map_elem; each flow established and alive that long
  * gives one record in the ring buffer. The walk runs beside the workload:
  * the hash map is read bucket by bucket under RCU, nothing is stopped.
- * A walk goes in slices of WALK_SLICE entries, so no single run keeps its
- * CPU long and user space drains the ring between slices.
+ * A walk goes in slices (as many entries as a quarter of the ring buffer
+ * holds in reports, user space says), so the ring never fills with them
+ * and user space drains it between slices.
  *
  * Not a BPF iterator: iter/bpf_map_elem is what the kernel offers for
  * this, but its programs (like iter/bpf_sk_storage_map's) fail to load
@@ -19,8 +20,6 @@
 #define TS_BPF_FLOW_H
 
 /* ---- flow reports ---- */
-
-#define WALK_SLICE 4096
 
 /* which hook set keeps the flow table: the records' probe */
 const volatile __u8 flow_probe = TS_TRACEPOINT;
@@ -109,8 +108,8 @@ static long walk_one(struct bpf_map *map, const __u64 *key, struct flow *f, stru
 	return 0;
 }
 
-/* args[0]: where the slice starts. Returns where the next one does, or 0
- * when the walk is done. */
+/* args[0]: where the slice starts, args[1]: its length. Returns where the
+ * next one does, or 0 when the walk is done. */
 SEC("raw_tp")
 int rt_flow_walk(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -119,7 +118,7 @@ int rt_flow_walk(struct bpf_raw_tracepoint_args *ctx)
 	if (!flow_interval_ns || !type_on(TS_FLOW))
 		return 0;
 	w.start = ctx->args[0];
-	w.end = w.start + WALK_SLICE;
+	w.end = w.start + (__u32)ctx->args[1];
 	bpf_for_each_map_elem(&flows, walk_one, &w, 0);
 	return w.idx > w.end ? w.end : 0;
 }

@@ -85,6 +85,8 @@ import tempfile
 import threading
 import time
 
+import flows
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TCPSHIP = os.path.join(ROOT, "tcpship")
@@ -527,13 +529,17 @@ class Tracer:
 
     def __init__(self, name, kind="tcpship", argv=None, ready=None, ready_on="stderr",
                  count=None, expected=None, bpf=True, stop=signal.SIGINT, env=None,
-                 collector=False, check=None, hooks=None, note=None, witness=False):
+                 collector=False, check=None, hooks=None, note=None, witness=False,
+                 settle=None):
         self.name, self.kind, self.argv, self.ready, self.ready_on = \
             name, kind, argv, ready, ready_on
         self.count, self.expected, self.bpf, self.stop, self.env = \
             count, expected, bpf, stop, env
         self.collector, self.check, self.hooks, self.note = collector, check, hooks, note
         self.witness = witness
+        # with held flows: settle(out_path, n) says when the measured part may
+        # begin (the flow-report row: once every held flow was reported)
+        self.settle = settle
 
 
 def four_per_connection(truth):
@@ -790,6 +796,20 @@ PINGPONG_CONFIGS = [
 ]
 
 
+# the flow-report section: the pingpong load beside FLOWS_HELD idle
+# connections opened once the tracer is ready (tests/bench/flows.py)
+FLOWS_HELD = 10000
+SETTLE_TIMEOUT = 20
+FLOW_CONFIGS = [
+    Tracer("load alone", kind="load", bpf=False),
+    Tracer("tcpship", argv=tcpship_argv(), ready=TCPSHIP_READY, count=count_tcpship,
+           expected=four_per_connection, hooks=HOOKS.get),
+    Tracer("tcpship --flow-interval 1s", argv=tcpship_argv("--flow-interval", "1s"),
+           ready=TCPSHIP_READY, count=count_tcpship, expected=four_per_connection,
+           hooks=HOOKS.get, settle=flows.reported),
+]
+
+
 # ---------------------------------------------------------------- one run
 
 def run_loadgen(o, ph):
@@ -917,12 +937,27 @@ class WitnessSidecar:
         forget(self.p)
 
 
+def hold(ph):
+    """The section's idle connections, if it has any."""
+    if not ph.get("held"):
+        return None
+    try:
+        return flows.Holder(ph["held"])
+    except flows.HolderFailed as e:
+        raise TracerFailed(str(e)) from e
+
+
 def run_one(cfg, o, ph, stats, rep):
     """One run of the workload under cfg; every figure of it as a dict."""
     run = {"config": cfg.name, "rep": rep}
     if cfg.argv is None:
         run["foreign_progs"] = foreign_tracing_progs(set())
-        run["truth"] = run_loadgen(o, ph)
+        held = hold(ph)
+        try:
+            run["truth"] = run_loadgen(o, ph)
+        finally:
+            if held:
+                held.stop()
         return run
 
     run_dir = tempfile.mkdtemp(prefix=re.sub(r"\W+", "-", cfg.name) + "-", dir=o.workdir)
@@ -938,7 +973,7 @@ def run_one(cfg, o, ph, stats, rep):
             else:
                 env[k] = v
     bpf_on = cfg.bpf and o.bpf_stats and stats.on()
-    p = coll = wit = None
+    p = coll = wit = held = None
     try:
         if cfg.witness:
             wit = WitnessSidecar()
@@ -964,6 +999,11 @@ def run_one(cfg, o, ph, stats, rep):
                 why = f"exited with status {p.returncode} before it was ready"
             watch.closed.wait(5)
             raise TracerFailed(f"{why}: {last_words(watch)}")
+        held = hold(ph)     # after ready: its flows are in the tracer's table
+        if held and cfg.settle and not wait_for(lambda: cfg.settle(out_path, held.n), p,
+                                                SETTLE_TIMEOUT, interval=0.2):
+            raise TracerFailed(f"the held flows were not all reported within "
+                               f"{SETTLE_TIMEOUT} s")
         ids = prog_ids_of(p.pid)
         run["no_progs"] = not ids
         run["foreign_progs"] = foreign_tracing_progs(ids | (prog_ids_of(wit.p.pid) if wit
@@ -1021,6 +1061,8 @@ def run_one(cfg, o, ph, stats, rep):
             coll.kill()
         if wit:
             wit.kill()
+        if held:
+            held.stop()
         if not o.keep:
             shutil.rmtree(run_dir, ignore_errors=True)
 
@@ -1602,6 +1644,8 @@ def parse_args(argv):
     ap.add_argument("--configs", default=None,
                     help="comma-separated names of: " + ", ".join(c.name for c in CONFIGS))
     ap.add_argument("--no-peers", action="store_true", help="leave out " + ", ".join(PEERS))
+    ap.add_argument("--no-flows", dest="flows", action="store_false",
+                    help="skip the flow-report section (--flow-interval with 10k flows)")
     ap.add_argument("--no-pingpong", dest="pingpong", action="store_false",
                     help="skip the pingpong (send/recv) section")
     ap.add_argument("--tcpship-args", default="", help="extra tcpship arguments, one string")
@@ -1617,7 +1661,7 @@ def parse_args(argv):
     o = ap.parse_args(argv)
     if o.smoke:
         o.quick = False
-        o.pingpong = False
+        o.pingpong = o.flows = False
         o.no_encbench = o.no_httpbench = True
     if o.duration is None:
         o.duration = 1.0 if o.smoke else 2.0 if o.quick else 8.0
@@ -1811,6 +1855,8 @@ def main(argv):
                "loadgen_args": o.loadgen_args, "configs": o.configs}
     pp_ph = {"mode": "pingpong", "duration": o.pingpong_duration, "reps": o.reps,
              "loadgen_args": [], "configs": PINGPONG_CONFIGS}
+    fl_ph = {"mode": "pingpong", "duration": o.pingpong_duration, "reps": o.reps,
+             "loadgen_args": [], "configs": FLOW_CONFIGS, "held": FLOWS_HELD}
     log(f"bench: {env.get('tcpship') or 'tcpship'}, kernel {env['kernel']}, {env['cpus']} CPUs "
         f"({env.get('cpu') or '?'}), Debian {env.get('debian', '?')}, {env['date']}")
     log(f"bench: mode {o.mode}, {o.workers} workers, {o.duration:g} s per run, "
@@ -1820,12 +1866,16 @@ def main(argv):
         + (f"; loadgen args: {' '.join(o.loadgen_args)}" if o.loadgen_args else ""))
     t_start = time.monotonic()
     enc = hb = enc_err = hb_err = None
-    pp_runs = pp_failed = None
+    pp_runs = pp_failed = fl_runs = fl_failed = None
     try:
         runs, failed = run_section(main_ph, o, stats)
         if o.pingpong:
             log(f"bench: pingpong section, {o.pingpong_duration:g} s per run")
             pp_runs, pp_failed = run_section(pp_ph, o, stats)
+        if o.flows:
+            log(f"bench: flow-report section, {FLOWS_HELD:,} idle connections held, "
+                f"{o.pingpong_duration:g} s per run")
+            fl_runs, fl_failed = run_section(fl_ph, o, stats)
         if not o.no_encbench:
             enc, enc_err = run_encbench(o)
         if not o.no_httpbench:
@@ -1861,6 +1911,16 @@ def main(argv):
         if ps:
             log("")
             log(ps)
+    fl_sums = None
+    if fl_runs is not None:
+        fl_sums = print_section(
+            f"flow reports: pingpong beside {FLOWS_HELD:,} idle connections opened after the "
+            f"tracer was ready, {o.pingpong_duration:g} s x {o.reps} interleaved runs",
+            fl_ph, fl_runs, fl_failed, o)
+        fs = flows.summary(fl_sums, fl_runs, FLOWS_HELD, med)
+        if fs:
+            log("")
+            log("\n".join(fs))
     gz = hb.get("gzip") if hb else None
     if enc or gz:
         log("")
@@ -1891,7 +1951,8 @@ def main(argv):
     log(f"\nbench: done in {time.monotonic() - t_start:.0f} s")
 
     if o.json:
-        for rs in list(runs.values()) + list((pp_runs or {}).values()):
+        for rs in list(runs.values()) + list((pp_runs or {}).values()) + \
+                list((fl_runs or {}).values()):
             for r in rs:
                 r.pop("out_path", None)
         doc = {"environment": env,
@@ -1902,6 +1963,8 @@ def main(argv):
                "summary": sums, "runs": runs, "failed": failed,
                "pingpong": {"summary": pp_sums, "runs": pp_runs, "failed": pp_failed}
                if pp_runs is not None else None,
+               "flows": {"summary": fl_sums, "runs": fl_runs, "failed": fl_failed}
+               if fl_runs is not None else None,
                "targets": [{"status": st, "config": n, "target": w, "detail": d}
                            for st, n, w, d in tg],
                "encbench": enc["json"] if enc else None,
