@@ -1825,6 +1825,19 @@ def print_section(title, ph, runs, failed, o):
     return sums
 
 
+def print_extra(title, ph, runs, failed, o, tail):
+    """A section after the main one, if it ran: its table, then what
+    tail(sums) says of it."""
+    if runs is None:
+        return None
+    sums = print_section(title, ph, runs, failed, o)
+    text = tail(sums)
+    if text:
+        log("")
+        log(text)
+    return sums
+
+
 def pingpong_summary(sums):
     """send/recv on, then with --min-latency: how the cost drops."""
     by = {s["config"]: s for s in sums}
@@ -1901,26 +1914,15 @@ def main(argv):
         f"kernel {env['kernel']}, {env['cpus']} CPUs, {env['date']}", main_ph, runs, failed, o)
     if any(c.name == "bpftrace" for c in o.configs):
         log(f"note  bpftrace runs: bpftrace -f json -e '{BPFTRACE_PROG}'")
-    pp_sums = None
-    if pp_runs is not None:
-        pp_sums = print_section(
-            f"pingpong: {o.workers} persistent connections, request/response rounds, "
-            f"{o.pingpong_duration:g} s x {o.reps} interleaved runs; the unit is a round trip",
-            pp_ph, pp_runs, pp_failed, o)
-        ps = pingpong_summary(pp_sums)
-        if ps:
-            log("")
-            log(ps)
-    fl_sums = None
-    if fl_runs is not None:
-        fl_sums = print_section(
-            f"flow reports: pingpong beside {FLOWS_HELD:,} idle connections opened after the "
-            f"tracer was ready, {o.pingpong_duration:g} s x {o.reps} interleaved runs",
-            fl_ph, fl_runs, fl_failed, o)
-        fs = flows.summary(fl_sums, fl_runs, FLOWS_HELD, med)
-        if fs:
-            log("")
-            log("\n".join(fs))
+    pp_sums = print_extra(
+        f"pingpong: {o.workers} persistent connections, request/response rounds, "
+        f"{o.pingpong_duration:g} s x {o.reps} interleaved runs; the unit is a round trip",
+        pp_ph, pp_runs, pp_failed, o, pingpong_summary)
+    fl_sums = print_extra(
+        f"flow reports: pingpong beside {FLOWS_HELD:,} idle connections opened after the "
+        f"tracer was ready, {o.pingpong_duration:g} s x {o.reps} interleaved runs",
+        fl_ph, fl_runs, fl_failed, o,
+        lambda sums: "\n".join(flows.summary(sums, fl_runs, FLOWS_HELD, med)))
     gz = hb.get("gzip") if hb else None
     if enc or gz:
         log("")
