@@ -98,6 +98,7 @@ DQBENCH = os.path.join(BENCH_BIN, "dqbench")
 # librdkafka's mock cluster: the Kafka output's runs in httpbench
 KAFKAMOCK = os.path.join(ROOT, ".output", "lib", "kafkamock")
 FLOOR = os.path.join(BENCH_BIN, "floor")
+DNSLOAD = os.path.join(BENCH_BIN, "dnsload")
 WITNESS = os.path.join(BENCH_BIN, "witness")
 COLLECTOR = os.path.join(BENCH_BIN, "collector")
 BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
@@ -796,6 +797,22 @@ PINGPONG_CONFIGS = [
 ]
 
 
+# the DNS section: stub-resolver round trips to a server on 127.0.0.1:53
+# (tests/bench/dnsload.c); tcpship without and with dns events (queries
+# and the answers the asking threads read)
+def two_per_query(truth):
+    return {"dns": 2 * truth["messages_received"]}
+
+
+DNS_CONFIGS = [
+    Tracer("load alone", kind="load", bpf=False),
+    Tracer("tcpship -e connect,accept,close", argv=tcpship_argv("-e", "connect,accept,close"),
+           ready=TCPSHIP_READY, count=count_tcpship, hooks=HOOKS.get),
+    Tracer("tcpship", argv=tcpship_argv(), ready=TCPSHIP_READY, count=count_tcpship,
+           expected=two_per_query, hooks=HOOKS.get),
+]
+
+
 # the flow-report section: the pingpong load beside FLOWS_HELD idle
 # connections opened once the tracer is ready (tests/bench/flows.py)
 FLOWS_HELD = 10000
@@ -813,7 +830,7 @@ FLOW_CONFIGS = [
 # ---------------------------------------------------------------- one run
 
 def run_loadgen(o, ph):
-    argv = [LOADGEN, "--mode", ph["mode"], "--workers", str(o.workers),
+    argv = [ph.get("load", LOADGEN), "--mode", ph["mode"], "--workers", str(o.workers),
             "--duration", str(ph["duration"]), *ph["loadgen_args"]]
     p = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -1079,6 +1096,9 @@ def unit_of(mode):
     pingpong (two connections in all)."""
     if mode == "pingpong":
         return {"name": "round trip", "label": "msg", "rate": "msg_per_s",
+                "ops": "messages_received"}
+    if mode == "dns":
+        return {"name": "query", "label": "query", "rate": "msg_per_s",
                 "ops": "messages_received"}
     return {"name": "connection", "label": "conn", "rate": "conn_per_s", "ops": "connections"}
 
@@ -1644,6 +1664,8 @@ def parse_args(argv):
     ap.add_argument("--configs", default=None,
                     help="comma-separated names of: " + ", ".join(c.name for c in CONFIGS))
     ap.add_argument("--no-peers", action="store_true", help="leave out " + ", ".join(PEERS))
+    ap.add_argument("--no-dns", dest="dns", action="store_false",
+                    help="skip the DNS section (queries and answers traced)")
     ap.add_argument("--no-flows", dest="flows", action="store_false",
                     help="skip the flow-report section (--flow-interval with 10k flows)")
     ap.add_argument("--no-pingpong", dest="pingpong", action="store_false",
@@ -1661,7 +1683,7 @@ def parse_args(argv):
     o = ap.parse_args(argv)
     if o.smoke:
         o.quick = False
-        o.pingpong = o.flows = False
+        o.pingpong = o.flows = o.dns = False
         o.no_encbench = o.no_httpbench = True
     if o.duration is None:
         o.duration = 1.0 if o.smoke else 2.0 if o.quick else 8.0
@@ -1838,6 +1860,20 @@ def print_extra(title, ph, runs, failed, o, tail):
     return sums
 
 
+def dns_summary(sums):
+    """What tracing a query and its answer costs, against the tracer there
+    without dns events."""
+    by = {s["config"]: s for s in sums}
+    a, b = by.get("tcpship -e connect,accept,close"), by.get("tcpship")
+    if not a or not b or "rate" not in a or "rate" not in b:
+        return None
+    return (f"dns events off: ratio {fmt(a['ratio'], '{:.2f}')}, BPF "
+            f"{fmt(a.get('bpf_ns_per_op'), '{:,.0f}')} ns/query; on (query + answer): ratio "
+            f"{fmt(b['ratio'], '{:.2f}')}, BPF {fmt(b.get('bpf_ns_per_op'), '{:,.0f}')} ns/query,"
+            f" tracer CPU {fmt(b.get('cpu_us_per_op'), '{:.2f}')} us/query, "
+            f"{fmt(b.get('events_per_s'))} events/s")
+
+
 def pingpong_summary(sums):
     """send/recv on, then with --min-latency: how the cost drops."""
     by = {s["config"]: s for s in sums}
@@ -1868,6 +1904,8 @@ def main(argv):
                "loadgen_args": o.loadgen_args, "configs": o.configs}
     pp_ph = {"mode": "pingpong", "duration": o.pingpong_duration, "reps": o.reps,
              "loadgen_args": [], "configs": PINGPONG_CONFIGS}
+    dns_ph = {"mode": "dns", "duration": o.pingpong_duration, "reps": o.reps,
+              "loadgen_args": [], "configs": DNS_CONFIGS, "load": DNSLOAD}
     fl_ph = {"mode": "pingpong", "duration": o.pingpong_duration, "reps": o.reps,
              "loadgen_args": [], "configs": FLOW_CONFIGS, "held": FLOWS_HELD}
     log(f"bench: {env.get('tcpship') or 'tcpship'}, kernel {env['kernel']}, {env['cpus']} CPUs "
@@ -1879,12 +1917,15 @@ def main(argv):
         + (f"; loadgen args: {' '.join(o.loadgen_args)}" if o.loadgen_args else ""))
     t_start = time.monotonic()
     enc = hb = enc_err = hb_err = None
-    pp_runs = pp_failed = fl_runs = fl_failed = None
+    pp_runs = pp_failed = fl_runs = fl_failed = dns_runs = dns_failed = None
     try:
         runs, failed = run_section(main_ph, o, stats)
         if o.pingpong:
             log(f"bench: pingpong section, {o.pingpong_duration:g} s per run")
             pp_runs, pp_failed = run_section(pp_ph, o, stats)
+        if o.dns:
+            log(f"bench: DNS section, {o.pingpong_duration:g} s per run")
+            dns_runs, dns_failed = run_section(dns_ph, o, stats)
         if o.flows:
             log(f"bench: flow-report section, {FLOWS_HELD:,} idle connections held, "
                 f"{o.pingpong_duration:g} s per run")
@@ -1918,6 +1959,10 @@ def main(argv):
         f"pingpong: {o.workers} persistent connections, request/response rounds, "
         f"{o.pingpong_duration:g} s x {o.reps} interleaved runs; the unit is a round trip",
         pp_ph, pp_runs, pp_failed, o, pingpong_summary)
+    dns_sums = print_extra(
+        f"dns: {o.workers} stub resolvers' round trips (sendto, recvfrom) to a server on "
+        f"127.0.0.1:53, {o.pingpong_duration:g} s x {o.reps} interleaved runs; the unit is a "
+        f"query and its answer", dns_ph, dns_runs, dns_failed, o, dns_summary)
     fl_sums = print_extra(
         f"flow reports: pingpong beside {FLOWS_HELD:,} idle connections opened after the "
         f"tracer was ready, {o.pingpong_duration:g} s x {o.reps} interleaved runs",
@@ -1954,7 +1999,7 @@ def main(argv):
 
     if o.json:
         for rs in list(runs.values()) + list((pp_runs or {}).values()) + \
-                list((fl_runs or {}).values()):
+                list((fl_runs or {}).values()) + list((dns_runs or {}).values()):
             for r in rs:
                 r.pop("out_path", None)
         doc = {"environment": env,
@@ -1965,6 +2010,8 @@ def main(argv):
                "summary": sums, "runs": runs, "failed": failed,
                "pingpong": {"summary": pp_sums, "runs": pp_runs, "failed": pp_failed}
                if pp_runs is not None else None,
+               "dns": {"summary": dns_sums, "runs": dns_runs, "failed": dns_failed}
+               if dns_runs is not None else None,
                "flows": {"summary": fl_sums, "runs": fl_runs, "failed": fl_failed}
                if fl_runs is not None else None,
                "targets": [{"status": st, "config": n, "target": w, "detail": d}

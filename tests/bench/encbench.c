@@ -294,8 +294,12 @@ static int jsonc_encode(struct ts_enc *e, const void *data, uint64_t seq, uint64
 			s = ts_errno_name(ev->close.error, ebuf);
 			add_str(o, "error", s, strlen(s));
 		}
+		s = ts_end_reason(ev->close.error, ev->close.oldstate);
+		add_str(o, "end_reason", s, strlen(s));
 		if (h->flags & TS_F_START)
 			add_u64(o, "duration_ns", ev->close.duration_ns);
+		if (h->flags & TS_F_HANDSHAKE)
+			add_u64(o, "connect_latency_ns", ev->close.connect_latency_ns);
 		add_u64(o, "bytes_sent", ev->close.bytes_sent);
 		add_u64(o, "bytes_received", ev->close.bytes_received);
 		add_u64(o, "retransmits", ev->close.retransmits);
@@ -316,7 +320,9 @@ static int jsonc_encode(struct ts_enc *e, const void *data, uint64_t seq, uint64
 		struct ts_dns_query q;
 		char qt[12];
 
+		add_str(o, "direction", "query", 5);	/* the bench's records are queries */
 		if (!ts_dns_parse_query(d->payload, d->len, &q)) {
+			add_u64(o, "id", q.id);
 			add_str(o, "qname", q.qname, strlen(q.qname));
 			s = ts_dns_type_name(q.qtype, qt);
 			add_str(o, "qtype", s, strlen(s));

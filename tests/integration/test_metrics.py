@@ -85,7 +85,7 @@ def test_prometheus_scrapes_counters_equal_to_the_events_made():
     # only the triggers' clients (their task name): the test's own HTTP
     # to prometheus and tcpship would count too
     ts = Tcpship("--metrics-address", f"127.0.0.1:{port}", "-o", f"file:{out}",
-                 "-e", "connect,accept,close", "--comm", "tsmetrics")
+                 "-e", "connect,accept,close", "--comm", "tsmetrics", "--flow-interval", "1s")
     base = f"http://127.0.0.1:{port}"
     status, ctype, text = get(base + "/metrics")
     assert status == 200 and ctype.startswith("text/plain; version=0.0.4"), (status, ctype)
@@ -126,6 +126,12 @@ def test_prometheus_scrapes_counters_equal_to_the_events_made():
     assert {dict(k)["reason"] for k in lost} == {"lost_kernel", "missed_runs", "malformed",
                                                  "nomem", "flow_table_full"}
     assert all(v == 0 for v in lost.values()), lost
+
+    def walked():
+        got = {dict(k)["result"]: v for k, v in
+               prom.query("tcpship_flow_walks_total").items()}
+        return set(got) == {"done", "failed"} and got["done"] >= 1 and got["failed"] == 0
+    wait_until(walked, 30, "a walk of the flow table done, none failed", interval=0.5)
     # no label of an event: pids, ports, names never show
     status, _, text = get(base + "/metrics")
     for g in gts:
