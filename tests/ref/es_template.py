@@ -48,7 +48,8 @@ OWN_FIELDS = {
     "tcpship.unit": "keyword", "tcpship.established": "boolean",
     "tcpship.retransmits": "long", "tcpship.end_reason": "keyword", "tcpship.state": "keyword",
     "tcpship.latency_ns": "long", "tcpship.connect_latency_ns": "long",
-    "tcpship.dns_truncated": "boolean",
+    "tcpship.dns_truncated": "boolean", "tcpship.bytes_sent_delta": "long",
+    "tcpship.bytes_received_delta": "long", "tcpship.retransmits_delta": "long",
 }
 
 

@@ -570,3 +570,74 @@ TEST(shapes_refuse_bad_records)
 		ev.h.type = TS_CONNECT;
 	}
 }
+
+/* A flow report, inbound: totals where a close has them, the deltas
+ * beside, in every shape; a record cut to an event's size is no report. */
+TEST(flow_report_in_every_shape)
+{
+	struct ts_enc e;
+	struct ts_flow f;
+	struct sline l;
+	struct json_object *o = NULL;
+
+	ts_enc_init(&e, "h1", AGENT);
+	memset(&f, 0, sizeof(f));
+	mk_event(&f.e, TS_FLOW, TS_IPV4,
+		 TS_F_TASK | TS_F_SADDR | TS_F_START | TS_F_ESTABLISHED | TS_F_HANDSHAKE);
+	f.e.h.size = sizeof(f);
+	f.e.h.state = 8;	/* CLOSE_WAIT */
+	f.e.close.duration_ns = 30000000000ULL;
+	f.e.close.connect_latency_ns = 22000;
+	f.e.close.bytes_sent = 100;
+	f.e.close.bytes_received = 7;
+	f.e.close.retransmits = 3;
+	f.bytes_sent_delta = 40;
+	f.bytes_received_delta = 5;
+	f.retransmits_delta = 1;
+	o = JSHAPE(TS_SHAPE_NATIVE, &f, &l);
+	STR(o, "type", "flow");
+	STR(o, "direction", "inbound");
+	STR(o, "state", "CLOSE_WAIT");
+	INT(o, "duration_ns", 30000000000LL);
+	INT(o, "connect_latency_ns", 22000);
+	INT(o, "bytes_sent", 100);
+	INT(o, "bytes_sent_delta", 40);
+	INT(o, "bytes_received_delta", 5);
+	INT(o, "retransmits", 3);
+	INT(o, "retransmits_delta", 1);
+	ABSENT(o, "end_reason");
+	json_object_put(o);
+	o = JSHAPE(TS_SHAPE_ECS, &f, &l);
+	STR(o, "event.action", "flow");
+	CHECKF(strstr(l.buf, "\"type\":[\"connection\",\"info\"]"), "%s", l.buf);
+	STR(o, "source.ip", "93.184.216.34");
+	INT(o, "source.bytes", 7);
+	INT(o, "destination.bytes", 100);
+	INT(o, "tcpship.bytes_sent_delta", 40);
+	INT(o, "tcpship.retransmits_delta", 1);
+	STR(o, "tcpship.state", "CLOSE_WAIT");
+	json_object_put(o);
+	o = JSHAPE(TS_SHAPE_OCSF, &f, &l);
+	INT(o, "activity_id", 6);
+	INT(o, "type_uid", 400106);
+	INT(o, "traffic.bytes_out", 5);		/* the source (remote) sent, since the last */
+	INT(o, "traffic.bytes_in", 40);
+	INT(o, "cumulative_traffic.bytes_out", 7);
+	INT(o, "cumulative_traffic.bytes_in", 100);
+	INT(o, "cumulative_traffic.bytes", 107);
+	INT(o, "unmapped.bytes_received_delta", 5);
+	json_object_put(o);
+	o = NULL;
+	if (!shape_raw(__FILE__, __LINE__, TS_SHAPE_CEF, &e, &f, sizeof(f), 7, &l))
+		return;
+	CHECKF(strstr(l.buf, "|flow|TCP flow report|3|"), "%s", l.buf);
+	CHECKF(strstr(l.buf, " in=7 out=100 "), "%s", l.buf);
+	CHECKF(strstr(l.buf, " flexNumber1Label=inDelta flexNumber1=5 flexNumber2Label=outDelta "
+			      "flexNumber2=40 flexString2Label=retransmitsDelta flexString2=1"),
+	       "%s", l.buf);
+	for (unsigned s = 0; s < TS_SHAPE_MAX; s++)
+		CHECK_INT(ts_shapes[s].encode(&e, &f, sizeof(f.e), 1, T_NS, l.buf, TS_LINE_MAX),
+			  -EINVAL);
+out:
+	json_object_put(o);
+}

@@ -140,7 +140,7 @@ TEST(syslog_5424_golden_ipv6_and_types)
 		  "{\"type\":\"connect\",\"seq\":1}");
 	/* MSGID is the event type, for each of them */
 	static const char *const names[] = { NULL, "connect", "accept", "close", "retransmit",
-					     "send", "recv", "dns" };
+					     "send", "recv", "dns", "flow" };
 	for (unsigned t = TS_CONNECT; t < TS_TYPE_MAX; t++) {
 		char want[64];
 
