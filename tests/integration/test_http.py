@@ -478,7 +478,8 @@ def test_bad_config_one_line_exit_2():
 COLUMNS = ["time", "type", "host", "seq", "agent_id", "pid", "tid", "uid", "comm", "family",
            "saddr", "sport", "daddr", "dport", "probe", "direction", "established", "error",
            "duration_ns", "bytes_sent", "bytes_received", "retransmits", "state", "bytes",
-           "latency_ns", "qname", "qtype"]
+           "latency_ns", "qname", "qtype", "end_reason", "connect_latency_ns",
+           "bytes_sent_delta", "bytes_received_delta", "retransmits_delta"]
 
 
 def clickhouse_roundtrip(compression):
@@ -490,13 +491,16 @@ def clickhouse_roundtrip(compression):
         ch.query(stmt)
     ts = start(url=ch.insert_url("tcp_events"), fmt="ndjson",
                extra={"compression": compression, "batch": {"max_delay": "200ms"}},
-               others=[{"type": "stdout"}])
-    gts = [trig("tcp_pair") for _ in range(10)]
+               others=[{"type": "stdout"}], args=("--flow-interval", "1s"))
+    # alive 2.5 s: its ends' flow reports go into the table too
+    gts = [trig("tcp_pair", "-d", 2500)]
+    gts += [trig("tcp_pair") for _ in range(10)]
     gts.append(trig("tcp_pair", "-6"))
     # a hostile task name: quotes, a backslash, a control byte, invalid UTF-8
     gts.append(trig("tcp_pair", "-c", "22275c01ff41"))
     p = pids(*gts)
-    ts.wait_events(lambda e: e.get("pid") in p, count=4 * len(gts), what="trigger events")
+    ts.wait_events(lambda e: e.get("pid") in p and e["type"] != "flow", count=4 * len(gts),
+                   what="trigger events")
     ts.stop()
     total, sinks = ts.exit_line()
     s = [v for k, v in sinks.items() if k.startswith("http")][0]
@@ -512,7 +516,9 @@ def clickhouse_roundtrip(compression):
         f"SELECT *, toString(event_time) AS et, event_ns FROM tcp_events "
         f"WHERE agent_id = '{agent}'")}
     mine_evs = [e for e in ts.events if e.get("pid") in p]
-    assert len(mine_evs) == 4 * len(gts)
+    assert len([e for e in mine_evs if e["type"] != "flow"]) == 4 * len(gts)
+    assert {e["direction"] for e in mine_evs if e["type"] == "flow"} == \
+        {"inbound", "outbound"}, mine_evs
     for e in ts.events:
         r = rows[e["seq"]]
         for col in COLUMNS:
