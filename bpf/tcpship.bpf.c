@@ -11,7 +11,7 @@
  *               tcp_send_loss_probe
  *   send/recv   k(ret)probe tcp_sendmsg/recvmsg   tp_btf sock_{send,recv}_length + raw_tp sys_enter
  *   dns         kprobe udp_sendmsg/udpv6_sendmsg  syscalls:sys_enter_send{to,msg,mmsg}
- *   flow        iter/bpf_map_elem over the flow table (both sets), run by user space
+ *   flow        raw_tp walk of the flow table (both sets), run by user space
  *
  * The logic of every event is one always-inline body; each SEC() program is a
  * thin wrapper passing the hook set it belongs to. User space decides which

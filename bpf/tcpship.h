@@ -129,7 +129,7 @@ struct ts_event {
 };
 
 /* flow: an interim report of a flow alive for --flow-interval, from the
- * flow table walked by a BPF iterator. The close part holds what a close
+ * flow table walked by rt_flow_walk. The close part holds what a close
  * would say now (duration, totals, connect latency; error and oldstate 0,
  * h.state the socket's state), then what moved since the flow's previous
  * report (since its start for the first). */

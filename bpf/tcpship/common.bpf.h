@@ -79,7 +79,7 @@ struct flow {
 	__u64 start_ns;
 	__u64 handshake_ns;		/* connect latency; 0: not measured */
 	__u32 flags;			/* enum flow_flags; updated atomically */
-	/* what the last flow report said (the iterator's alone): the next
+	/* what the last flow report said (rt_flow_walk's alone): the next
 	 * one's deltas */
 	__u32 rep_retrans;
 	__u64 rep_sent, rep_received;
