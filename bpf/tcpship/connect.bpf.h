@@ -28,14 +28,13 @@ int BPF_KPROBE(kp_connect, struct sock *sk)
 SEC("tracepoint/syscalls/sys_exit_connect")
 int tp_connect(struct trace_event_raw_sys_exit *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 *skp = bpf_map_lookup_elem(&connecting, &tid);
+	struct task_conn *c = bpf_task_storage_get(&connecting, bpf_get_current_task_btf(), 0, 0);
 	const struct sock *sk;
 
-	if (!skp)
+	if (!c || !c->sk)
 		return 0;
-	sk = (const struct sock *)*skp;
-	bpf_map_delete_elem(&connecting, &tid);
+	sk = (const struct sock *)c->sk;
+	c->sk = 0;
 	connect_once(sk, flow_get(sk), false);
 	return 0;
 }

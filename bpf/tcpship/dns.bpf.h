@@ -319,11 +319,17 @@ struct dns_read {
 	__u64 fd, avail;
 };
 
+/* a thread's read in progress: task storage, as for connecting (common.bpf.h) */
+struct dns_read_slot {
+	struct dns_read r;
+	__u64 live;			/* r is a read begun and not yet ended */
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, struct dns_read);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct dns_read_slot);
 } dns_reads SEC(".maps");
 
 static __always_inline bool asker(void)
@@ -335,20 +341,23 @@ static __always_inline bool asker(void)
 
 static __always_inline void read_begin(const struct dns_read *r)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct dns_read_slot *p = bpf_task_storage_get(&dns_reads, bpf_get_current_task_btf(), 0,
+						       BPF_LOCAL_STORAGE_GET_F_CREATE);
 
-	bpf_map_update_elem(&dns_reads, &tid, r, BPF_ANY);
+	if (!p)
+		return;
+	p->r = *r;
+	p->live = 1;
 }
 
 static __always_inline bool read_end(struct dns_read *r)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct dns_read *p = bpf_map_lookup_elem(&dns_reads, &tid);
+	struct dns_read_slot *p = bpf_task_storage_get(&dns_reads, bpf_get_current_task_btf(), 0, 0);
 
-	if (!p)
+	if (!p || !p->live)
 		return false;
-	*r = *p;
-	bpf_map_delete_elem(&dns_reads, &tid);
+	*r = p->r;
+	p->live = 0;
 	return true;
 }
 
