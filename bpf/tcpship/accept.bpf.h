@@ -47,6 +47,7 @@ static __always_inline struct sock *sk_from_fd(__u64 fd)
 	struct file **fds, *file = NULL;
 	struct fdtable *fdt;
 	struct socket *sock;
+	struct file *pair[2];		/* the socket's file, then its sock */
 
 	if (!files)
 		return NULL;
@@ -57,9 +58,19 @@ static __always_inline struct sock *sk_from_fd(__u64 fd)
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return NULL;
 	sock = BPF_CORE_READ(file, private_data);
-	if (!sock || BPF_CORE_READ(sock, file) != file)
+	if (!sock)
 		return NULL;
-	return BPF_CORE_READ(sock, sk);
+	/* file and sk sit side by side in struct socket (a load-time
+	 * constant, checked): one copy for both */
+	if (bpf_core_field_offset(struct socket, sk) ==
+	    bpf_core_field_offset(struct socket, file) + sizeof(void *)) {
+		if (bpf_probe_read_kernel(pair, sizeof(pair), &sock->file))
+			return NULL;
+	} else {
+		pair[0] = BPF_CORE_READ(sock, file);
+		pair[1] = (struct file *)BPF_CORE_READ(sock, sk);
+	}
+	return pair[0] == file ? (struct sock *)pair[1] : NULL;
 }
 
 static __always_inline bool sk_is(const struct sock *sk, __u16 proto, bool direct)

@@ -158,6 +158,7 @@ struct tuple {
 	__u16 sport, dport;
 	__u32 netns;			/* 0: unknown */
 	__u8 family;
+	__u8 state;			/* the socket's, as read with the ends */
 };
 
 static __always_inline void count(__u32 idx)
@@ -327,49 +328,80 @@ static __always_inline const struct tcp_sock *tcp_of(const struct sock *sk, bool
 	return direct ? bpf_skc_to_tcp_sock((void *)sk) : (const struct tcp_sock *)sk;
 }
 
-static __always_inline bool read_tuple(const struct sock *sk, struct tuple *tu, bool direct)
+/* Where read_tuple_copy() copies a socket's common part: too big for the
+ * stack of the programs that read it. Slot 0 serves kprobes and syscall
+ * tracepoints (the kernel runs one of those at a time per CPU), slot 1 the
+ * flow walk, which a softirq's kprobe may interrupt. */
+enum { SC_SLOT_PROBE, SC_SLOT_WALK, SC_SLOTS };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SC_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sock_common);
+} sc_copy SEC(".maps");
+
+/* The ends from a socket's common part, copied in one read (the copy's
+ * fields are still relocated for the running kernel): kprobes and syscall
+ * tracepoints pay one copy for what took five. */
+static __always_inline bool read_tuple_copy(const struct sock *sk, struct tuple *tu, __u32 slot)
 {
-	__u16 family = RD(direct, sk, __sk_common.skc_family);
-	const struct tcp_sock *tp;
+	struct sock_common *c = bpf_map_lookup_elem(&sc_copy, &slot);
+	/* up to the last field read: a load-time constant */
+	__u32 n = bpf_core_field_offset(struct sock_common, skc_v6_rcv_saddr) + 16;
 
 	__builtin_memset(tu, 0, sizeof(*tu));
-	/* inet_sport, not skc_num: the move to CLOSE releases the port
-	 * (inet_put_port zeroes inet_num) before the tracepoint fires */
-	if (direct) {
-		tp = tcp_of(sk, true);
-		if (!tp)
-			return false;
-		tu->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
-	} else {
-		tu->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
-	}
-	tu->dport = bpf_ntohs(RD(direct, sk, __sk_common.skc_dport));
-	if (direct)
-		tu->netns = sk->__sk_common.skc_net.net->ns.inum;
-	else
-		tu->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	if (family == AF_INET) {
+	if (n > sizeof(*c))
+		n = sizeof(*c);
+	if (!c || bpf_probe_read_kernel(c, n, &sk->__sk_common))
+		return false;
+	tu->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	tu->dport = bpf_ntohs(c->skc_dport);
+	tu->netns = BPF_CORE_READ(c->skc_net.net, ns.inum);
+	tu->state = c->skc_state;
+	if (c->skc_family == AF_INET) {
 		tu->family = TS_IPV4;
-		if (direct) {
-			*(__u32 *)tu->saddr = sk->__sk_common.skc_rcv_saddr;
-			*(__u32 *)tu->daddr = sk->__sk_common.skc_daddr;
-		} else {
-			BPF_CORE_READ_INTO((__u32 *)tu->saddr, sk, __sk_common.skc_rcv_saddr);
-			BPF_CORE_READ_INTO((__u32 *)tu->daddr, sk, __sk_common.skc_daddr);
-		}
+		*(__u32 *)tu->saddr = c->skc_rcv_saddr;
+		*(__u32 *)tu->daddr = c->skc_daddr;
 		return true;
 	}
-	if (family == AF_INET6) {
+	if (c->skc_family == AF_INET6) {
 		tu->family = TS_IPV6;
-		if (direct) {
-			__builtin_memcpy(tu->saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
-			__builtin_memcpy(tu->daddr, &sk->__sk_common.skc_v6_daddr, 16);
-		} else {
-			BPF_CORE_READ_INTO((struct in6_addr *)tu->saddr, sk,
-					   __sk_common.skc_v6_rcv_saddr);
-			BPF_CORE_READ_INTO((struct in6_addr *)tu->daddr, sk,
-					   __sk_common.skc_v6_daddr);
-		}
+		__builtin_memcpy(tu->saddr, &c->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(tu->daddr, &c->skc_v6_daddr, 16);
+		unmap_v4(tu);
+		return true;
+	}
+	return false;
+}
+
+static __always_inline bool read_tuple(const struct sock *sk, struct tuple *tu, bool direct)
+{
+	const struct sock_common *c = &sk->__sk_common;
+	const struct tcp_sock *tp;
+
+	/* inet_sport, not skc_num: the move to CLOSE releases the port
+	 * (inet_put_port zeroes inet_num) before the tracepoint fires */
+	if (!direct)
+		return read_tuple_copy(sk, tu, SC_SLOT_PROBE);
+	__builtin_memset(tu, 0, sizeof(*tu));
+	tp = tcp_of(sk, true);
+	if (!tp)
+		return false;
+	tu->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+	tu->dport = bpf_ntohs(c->skc_dport);
+	tu->netns = c->skc_net.net->ns.inum;
+	tu->state = c->skc_state;
+	if (c->skc_family == AF_INET) {
+		tu->family = TS_IPV4;
+		*(__u32 *)tu->saddr = c->skc_rcv_saddr;
+		*(__u32 *)tu->daddr = c->skc_daddr;
+		return true;
+	}
+	if (c->skc_family == AF_INET6) {
+		tu->family = TS_IPV6;
+		__builtin_memcpy(tu->saddr, &c->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(tu->daddr, &c->skc_v6_daddr, 16);
 		unmap_v4(tu);
 		return true;
 	}
@@ -403,11 +435,12 @@ static __always_inline void submit(void *rec)
 	bpf_ringbuf_submit(rec, wake_flags());
 }
 
-static __always_inline void fill_hdr(struct ts_hdr *h, __u32 type, __u32 probe,
-				     __u32 size, const struct task_info *t,
-				     const struct tuple *tu)
+/* The header of a record made at ts (CLOCK_BOOTTIME ns). */
+static __always_inline void fill_hdr_at(struct ts_hdr *h, __u32 type, __u32 probe,
+					__u32 size, const struct task_info *t,
+					const struct tuple *tu, __u64 ts)
 {
-	h->ts_ns = bpf_ktime_get_boot_ns();
+	h->ts_ns = ts;
 	h->size = size;
 	h->type = type;
 	h->probe = probe;
@@ -428,6 +461,13 @@ static __always_inline void fill_hdr(struct ts_hdr *h, __u32 type, __u32 probe,
 	__builtin_memcpy(h->daddr, tu->daddr, 16);
 }
 
+static __always_inline void fill_hdr(struct ts_hdr *h, __u32 type, __u32 probe,
+				     __u32 size, const struct task_info *t,
+				     const struct tuple *tu)
+{
+	fill_hdr_at(h, type, probe, size, t, tu, bpf_ktime_get_boot_ns());
+}
+
 /* connect, accept, retransmit: header plus an all-zero tail */
 static __always_inline void emit_plain(__u32 type, __u32 probe, const struct sock *sk,
 				       const struct task_info *t, const struct flow *f,
@@ -442,7 +482,7 @@ static __always_inline void emit_plain(__u32 type, __u32 probe, const struct soc
 	if (!e)
 		return;
 	fill_hdr(&e->h, type, probe, sizeof(*e), t, &tu);
-	e->h.state = RD(direct, sk, __sk_common.skc_state);
+	e->h.state = tu.state;
 	__builtin_memset(&e->close, 0, sizeof(e->close));
 	if (f && f->handshake_ns) {
 		e->close.connect_latency_ns = f->handshake_ns;

@@ -64,13 +64,12 @@ static __always_inline void report_flow(const __u64 *key, struct flow *f, __u64 
 	if (!live_state(st) || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return;
 	task_from_flow(&t, f);
-	if (!pass_task(&t) || !read_tuple(sk, &tu, false) || !pass_tuple(&tu))
+	if (!pass_task(&t) || !read_tuple_copy(sk, &tu, SC_SLOT_WALK) || !pass_tuple(&tu))
 		return;
 	r = reserve(sizeof(*r), TS_FLOW);
 	if (!r)
 		return;	/* counted; the next report carries these deltas */
-	fill_hdr(&r->e.h, TS_FLOW, flow_probe, sizeof(*r), &t, &tu);
-	r->e.h.ts_ns = now;
+	fill_hdr_at(&r->e.h, TS_FLOW, flow_probe, sizeof(*r), &t, &tu, now);
 	r->e.h.state = st;
 	r->e.h.flags |= TS_F_ESTABLISHED | TS_F_START;
 	if (f->flags & FLOW_ACTIVE)

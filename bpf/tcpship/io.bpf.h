@@ -36,9 +36,8 @@ static __always_inline void emit_io(__u32 type, __u32 probe, const struct sock *
 	e = reserve(sizeof(*e), type);
 	if (!e)
 		return;
-	fill_hdr(&e->h, type, probe, sizeof(*e), &t, &tu);
-	e->h.ts_ns = now;
-	e->h.state = RD(direct, sk, __sk_common.skc_state);
+	fill_hdr_at(&e->h, type, probe, sizeof(*e), &t, &tu, now);
+	e->h.state = tu.state;
 	e->io.bytes = ret;
 	if (start) {
 		e->h.flags |= TS_F_LATENCY;
