@@ -51,3 +51,16 @@ int floor_sendmsg(void *ctx) { return hit(); }
 
 SEC("tracepoint/syscalls/sys_enter_sendmmsg")
 int floor_sendmmsg(void *ctx) { return hit(); }
+
+/* DNS answers (a default event): the reads of every process */
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int floor_recvfrom(void *ctx) { return hit(); }
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int floorx_recvfrom(void *ctx) { return hit(); }
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int floor_recvmsg(void *ctx) { return hit(); }
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int floorx_recvmsg(void *ctx) { return hit(); }

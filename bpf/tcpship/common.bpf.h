@@ -328,6 +328,27 @@ static __always_inline const struct tcp_sock *tcp_of(const struct sock *sk, bool
 	return direct ? bpf_skc_to_tcp_sock((void *)sk) : (const struct tcp_sock *)sk;
 }
 
+/* State, family and addresses from a socket's common part: a copy of it
+ * or (tp_btf) the socket itself. False for a family other than IPv4/6. */
+static __always_inline bool tuple_ends(struct tuple *tu, const struct sock_common *c)
+{
+	tu->state = c->skc_state;
+	if (c->skc_family == AF_INET) {
+		tu->family = TS_IPV4;
+		*(__u32 *)tu->saddr = c->skc_rcv_saddr;
+		*(__u32 *)tu->daddr = c->skc_daddr;
+		return true;
+	}
+	if (c->skc_family == AF_INET6) {
+		tu->family = TS_IPV6;
+		__builtin_memcpy(tu->saddr, &c->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(tu->daddr, &c->skc_v6_daddr, 16);
+		unmap_v4(tu);
+		return true;
+	}
+	return false;
+}
+
 /* Where read_tuple_copy() copies a socket's common part: too big for the
  * stack of the programs that read it. Slot 0 serves kprobes and syscall
  * tracepoints (the kernel runs one of those at a time per CPU), slot 1 the
@@ -358,21 +379,7 @@ static __always_inline bool read_tuple_copy(const struct sock *sk, struct tuple 
 	tu->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 	tu->dport = bpf_ntohs(c->skc_dport);
 	tu->netns = BPF_CORE_READ(c->skc_net.net, ns.inum);
-	tu->state = c->skc_state;
-	if (c->skc_family == AF_INET) {
-		tu->family = TS_IPV4;
-		*(__u32 *)tu->saddr = c->skc_rcv_saddr;
-		*(__u32 *)tu->daddr = c->skc_daddr;
-		return true;
-	}
-	if (c->skc_family == AF_INET6) {
-		tu->family = TS_IPV6;
-		__builtin_memcpy(tu->saddr, &c->skc_v6_rcv_saddr, 16);
-		__builtin_memcpy(tu->daddr, &c->skc_v6_daddr, 16);
-		unmap_v4(tu);
-		return true;
-	}
-	return false;
+	return tuple_ends(tu, c);
 }
 
 static __always_inline bool read_tuple(const struct sock *sk, struct tuple *tu, bool direct)
@@ -391,21 +398,7 @@ static __always_inline bool read_tuple(const struct sock *sk, struct tuple *tu, 
 	tu->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
 	tu->dport = bpf_ntohs(c->skc_dport);
 	tu->netns = c->skc_net.net->ns.inum;
-	tu->state = c->skc_state;
-	if (c->skc_family == AF_INET) {
-		tu->family = TS_IPV4;
-		*(__u32 *)tu->saddr = c->skc_rcv_saddr;
-		*(__u32 *)tu->daddr = c->skc_daddr;
-		return true;
-	}
-	if (c->skc_family == AF_INET6) {
-		tu->family = TS_IPV6;
-		__builtin_memcpy(tu->saddr, &c->skc_v6_rcv_saddr, 16);
-		__builtin_memcpy(tu->daddr, &c->skc_v6_daddr, 16);
-		unmap_v4(tu);
-		return true;
-	}
-	return false;
+	return tuple_ends(tu, c);
 }
 
 static __always_inline void *reserve(__u32 size, __u32 type)

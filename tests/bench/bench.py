@@ -119,6 +119,11 @@ TARGETS = {
     # issue 12
     "disk_ratio_gap": 0.05,     # tcpship http disk: ratio within this of tcpship http
     "dq_eps": 500000,           # disk queue: lines in -> segments -> read back, one core
+    # issue 17
+    "bpf_conn_x_floor": 2.0,    # BPF ns per connection against the floor's
+    "ratio_of_floor": 0.97,     # default events: ratio against the floor's ratio
+    "sink_ratio": 0.85,         # tcpship http and tcpship 3 sinks
+    "sink_cpu_us": 4.0,         # tcpship 3 sinks, tracer CPU per connection
 }
 HTTP_TARGET = {"events_per_s": 300000, "cpu_cores": 1.0}
 REFERENCES = [
@@ -565,13 +570,16 @@ HOOKS = {
     "tp_dns_sendmmsg": "syscalls:sys_enter_sendmmsg", "tp_sys_enter": "raw_syscalls:sys_enter",
     "tp_send": "sock:sock_send_length", "tp_recv": "sock:sock_recv_length",
     "tp_dns_recvfrom": "syscalls:sys_enter_recvfrom", "tpx_dns_recvfro": "syscalls:sys_exit_recvfrom",
+    "tpx_dns_recvfrom": "syscalls:sys_exit_recvfrom",
     "tp_dns_recvmsg": "syscalls:sys_enter_recvmsg", "tpx_dns_recvmsg": "syscalls:sys_exit_recvmsg",
     "tp_synack": "tcp:tcp_retransmit_synack",
     "floor_state": "sock:inet_sock_set_state", "floor_retransmi": "tcp:tcp_retransmit_skb",
     "floor_connect": "syscalls:sys_exit_connect", "floor_accept4": "syscalls:sys_exit_accept4",
     "floor_accept": "syscalls:sys_exit_accept", "floor_sendto": "syscalls:sys_enter_sendto",
     "floor_sendmsg": "syscalls:sys_enter_sendmsg",
-    "floor_sendmmsg": "syscalls:sys_enter_sendmmsg",
+    "floor_sendmmsg": "syscalls:sys_enter_sendmmsg", "floor_retransmit": "tcp:tcp_retransmit_skb",
+    "floor_recvfrom": "syscalls:sys_enter_recvfrom", "floorx_recvfrom": "syscalls:sys_exit_recvfrom",
+    "floor_recvmsg": "syscalls:sys_enter_recvmsg", "floorx_recvmsg": "syscalls:sys_exit_recvmsg",
 }
 
 
@@ -1307,6 +1315,40 @@ def bpf_table(sums, u):
 
 # ---------------------------------------------------------------- targets
 
+def cost_targets(by, t):
+    """Issue 17's: what tcpship costs against the floor in the same run, and
+    the sinks' rows."""
+    out = []
+    main, fl = by.get("tcpship"), by.get("floor")
+    if main and fl and main.get("bpf_ns_per_op") and fl.get("bpf_ns_per_op"):
+        x = main["bpf_ns_per_op"] / fl["bpf_ns_per_op"]
+        out.append(("PASS" if x <= t["bpf_conn_x_floor"] else "MISS", "tcpship",
+                    f"BPF ns/conn within {t['bpf_conn_x_floor']:g}x the floor's",
+                    f"{main['bpf_ns_per_op']:,.0f} vs {fl['bpf_ns_per_op']:,.0f} ns/conn: {x:.1f}x"))
+    else:
+        out.append(("SKIP", "tcpship", f"BPF ns/conn within {t['bpf_conn_x_floor']:g}x the floor's",
+                    "needs the tcpship and floor rows with BPF figures"))
+    if main and fl and main.get("ratio") is not None and fl.get("ratio"):
+        x = main["ratio"] / fl["ratio"]
+        out.append(("PASS" if x >= t["ratio_of_floor"] else "MISS", "tcpship",
+                    f"ratio >= {t['ratio_of_floor']:.2f} of the floor's",
+                    f"{main['ratio']:.2f} vs {fl['ratio']:.2f}: {x:.2f}"))
+    for name in ("tcpship http", "tcpship 3 sinks"):
+        s = by.get(name)
+        if not s or s.get("ratio") is None:
+            out.append(("SKIP", name, f"ratio >= {t['sink_ratio']:.2f}", "not in this run"))
+            continue
+        out.append(("PASS" if s["ratio"] >= t["sink_ratio"] else "MISS", name,
+                    f"ratio >= {t['sink_ratio']:.2f}", f"ratio {s['ratio']:.2f}"))
+    s = by.get("tcpship 3 sinks")
+    c = s.get("cpu_us_per_op") if s else None
+    out.append(("SKIP", "tcpship 3 sinks", f"tracer CPU <= {t['sink_cpu_us']:g} us/conn",
+                "not in this run") if c is None else
+               ("PASS" if c <= t["sink_cpu_us"] else "MISS", "tcpship 3 sinks",
+                f"tracer CPU <= {t['sink_cpu_us']:g} us/conn", f"{c:.2f} us/conn"))
+    return out
+
+
 def targets(sums, enc, hb, o):
     """(status, subject, target, detail): PASS, MISS (with the gap) or SKIP
     (not measured in this run)."""
@@ -1392,6 +1434,8 @@ def targets(sums, enc, hb, o):
                    f" (floor: {by['floor'].get('failed')})" if "floor" in by and
                    by["floor"].get("failed") else ""))
         out.append(("SKIP", "tcpship", f"BPF ns/run within {t['bpf_x_floor']:g}x the floor", why))
+
+    out += cost_targets(by, t)
 
     if enc:
         e = enc["json"]["encode"]
@@ -1987,7 +2031,7 @@ def main(argv):
     elif hb_err:
         log(f"bench: {hb_err}")
     log("")
-    log("targets (issues 6, 12):")
+    log("targets (issues 6, 12, 17):")
     tg = targets(sums, enc, hb, o)
     for st, name, what, detail in tg:
         log(f"{st}  {name}: {what}  ({detail})")
