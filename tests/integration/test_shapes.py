@@ -292,8 +292,12 @@ def make_run():
     except AssertionError as ex:
         missing = [i for i, (p, n) in enumerate(wanted) if not have(p, n)]
         ts.stop()
-        raise AssertionError(f"{ex}: wanted[{missing}] missing; gt={gt}; "
-                             f"stderr: {ts.stderr[-600:]}")
+        # the runner keeps ~2 KB: what explains the miss goes first
+        near = [e for e in tail.events if e.get("dport") == TIMEOUT_PORT or
+                e.get("pid") == gt["timeout"]["pid"]]
+        raise AssertionError(f"{ex}: wanted[{missing}] missing; stderr: "
+                             f"{ts.stderr[-600:]}; timeout port events: {near[-4:]}; "
+                             f"gt={gt}")
     r.exit_rc = ts.stop()
     r.exit_totals, r.exit_sinks = ts.exit_line()
     for s in SHAPES:
