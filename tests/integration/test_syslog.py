@@ -355,8 +355,15 @@ def test_syslog_tls_peer_that_does_not_verify_is_fatal_at_start():
     gt = trig("tcp_pair")
     want = wait_until(lambda: (m := mine(file_lines(path), gt)) and len(m) == 4 and m, 15,
                       "4 events in the file")
-    wait_until(lambda: set(want) <= set(by_seq(records(rs, "tls"))), 20,
-               "the events in rsyslog with verify off")
+    try:
+        wait_until(lambda: set(want) <= set(by_seq(records(rs, "tls"))), 20,
+                   "the events in rsyslog with verify off")
+    except AssertionError as e:
+        ts.stop()
+        got = by_seq(records(rs, "tls"))
+        raise AssertionError(f"{e}: rsyslog has {len(got)} events, {len(set(want) & set(got))} "
+                             f"of the 4; tcpship: {ts.stderr[-700:]!r}; "
+                             f"{rs.diag()}") from None
     ts.stop()
 
 

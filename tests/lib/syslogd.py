@@ -262,6 +262,15 @@ class Rsyslogd:
         except OSError:
             return ""
 
+    def diag(self):
+        """rsyslog's own messages and stderr, for a failure's message."""
+        try:
+            with open(self.internal, errors="replace") as f:
+                internal = f.read()
+        except OSError:
+            internal = ""
+        return f"rsyslog internal: {internal[-800:]!r} stderr: {self.stderr()[-300:]!r}"
+
     def records(self, probes=False):
         """Every message rsyslog wrote out, parsed; the readiness probes left
         out unless asked for."""
