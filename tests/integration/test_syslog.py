@@ -347,7 +347,13 @@ def test_syslog_tls_peer_that_does_not_verify_is_fatal_at_start():
                              "tls": {"ca_file": os.path.join(d, "nonexistent.pem")}}])
     one_line_error(run_tcpship("-c", conf), 2, "tls.ca_file", "nonexistent.pem",
                    "No such file")
-    # verify off, when asked for explicitly: it ships
+    # verify off, when asked for explicitly: it ships. To a receiver of its
+    # own: the handshakes aborted above can leave rsyslog's ossl driver with
+    # sessions in a retry state that stall its other sessions (rsyslog#4859)
+    d2 = os.path.join(d, "verify-off")
+    os.makedirs(d2)
+    _, rs = tls_receiver(d2)
+    url = f"syslog+tls://127.0.0.1:{rs.tls_port}"
     path = os.path.join(d, "ev.jsonl")
     conf = write_config(d, [{"type": "file", "path": path},
                             {"type": "syslog", "url": url, "tls": {"verify": False}}])
