@@ -176,6 +176,7 @@ enum ts_counter {
 	TS_CNT_SLOW_READ,			/* a tp_btf hook had to copy, not load */
 	TS_CNT_PROC_DROP,			/* process records the ring buffer refused */
 	TS_CNT_CGROUP_FULL,			/* cgroup filter: a passing cgroup not stored */
+	TS_CNT_CLOSE_UNSEEN,			/* a flow outlived its socket: CLOSE never shown */
 	TS_CNT_MAX,
 };
 

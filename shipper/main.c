@@ -128,11 +128,11 @@ static void report(FILE *f, const char *what, const struct ts_reader *r,
 			fprintf(f, " lost_kernel_%s=%llu", ts_type_name(t),
 				(unsigned long long)cnt[TS_CNT_DROP_BASE + t]);
 	fprintf(f, " missed_runs=%llu nested_runs=%llu slow_reads=%llu malformed=%llu nomem=%llu "
-		   "flow_table_full=%llu",
+		   "flow_table_full=%llu closes_unseen=%llu",
 		(unsigned long long)ts_probes_missed(p), (unsigned long long)cnt[TS_CNT_NESTED],
 		(unsigned long long)cnt[TS_CNT_SLOW_READ],
 		(unsigned long long)r->malformed, (unsigned long long)r->nomem,
-		(unsigned long long)cnt[TS_CNT_FLOW_FULL]);
+		(unsigned long long)cnt[TS_CNT_FLOW_FULL], (unsigned long long)cnt[TS_CNT_CLOSE_UNSEEN]);
 	if (r->flow_walks)
 		fprintf(f, " flow_walks=%llu flow_walks_failed=%llu",
 			(unsigned long long)r->flow_walks, (unsigned long long)r->flow_walk_failed);

@@ -317,10 +317,11 @@ int ts_metrics_render(struct ts_buf *b, const struct ts_reader *r, const struct 
 	       "tcpship_lost_events_total{reason=\"missed_runs\"} %llu\n"
 	       "tcpship_lost_events_total{reason=\"malformed\"} %llu\n"
 	       "tcpship_lost_events_total{reason=\"nomem\"} %llu\n"
-	       "tcpship_lost_events_total{reason=\"flow_table_full\"} %llu\n",
+	       "tcpship_lost_events_total{reason=\"flow_table_full\"} %llu\n"
+	       "tcpship_lost_events_total{reason=\"close_unseen\"} %llu\n",
 	    (unsigned long long)lost, (unsigned long long)ts_probes_missed(p),
 	    (unsigned long long)r->malformed, (unsigned long long)r->nomem,
-	    (unsigned long long)cnt[TS_CNT_FLOW_FULL]);
+	    (unsigned long long)cnt[TS_CNT_FLOW_FULL], (unsigned long long)cnt[TS_CNT_CLOSE_UNSEEN]);
 	HELP(b, "tcpship_flow_walks_total", "counter",
 	     "Walks of the flow table for flow reports (--flow-interval), by result.");
 	put(b, "tcpship_flow_walks_total{result=\"done\"} %llu\n"

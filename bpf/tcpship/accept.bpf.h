@@ -13,6 +13,7 @@ static __always_inline int on_accept(const struct sock *sk, __u32 probe)
 {
 	struct task_info t;
 	struct flow *f;
+	int state;
 
 	if (!sk)
 		return 0;
@@ -21,8 +22,9 @@ static __always_inline int on_accept(const struct sock *sk, __u32 probe)
 	if (f) {
 		/* the flow began at the handshake; the acceptor owns it now */
 		flow_set_owner(f, &t);
-	} else if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE) {
-		flow_start(sk, &t, FLOW_ESTABLISHED);
+	} else if ((state = BPF_CORE_READ(sk, __sk_common.skc_state)) != TCP_CLOSE) {
+		/* SYN_RECV: a Fast Open child, its handshake not done yet */
+		flow_start(sk, &t, FLOW_ESTABLISHED | (state == TCP_SYN_RECV ? FLOW_EARLY : 0));
 	}
 	/* else: reset while it sat in the accept queue; its close is already
 	 * out (without a pid), and a flow entry now would never be removed */

@@ -188,7 +188,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 			struct task_conn *c;
 
 			task_current(&t);
-			flow_start(sk, &t, FLOW_ACTIVE);
+			flow_start_new(sk, &t, FLOW_ACTIVE, 0);
 			c = bpf_task_storage_get(&connecting, bpf_get_current_task_btf(), 0,
 						 BPF_LOCAL_STORAGE_GET_F_CREATE);
 			if (c)
@@ -209,11 +209,12 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 			/* passive open completes in softirq: no task yet */
 			__u64 hs = passive_handshake_ns(sk, direct);
 
-			if (f) {
+			if (f && (f->flags & FLOW_EARLY)) {
+				/* accepted while still SYN_RECV (Fast Open) */
 				f->handshake_ns = hs;
 				__sync_fetch_and_or(&f->flags, FLOW_ESTABLISHED);
 			} else {
-				flow_start_hs(sk, NULL, FLOW_ESTABLISHED, hs);
+				flow_start_new(sk, NULL, FLOW_ESTABLISHED, hs);
 			}
 		}
 		return 0;

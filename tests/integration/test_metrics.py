@@ -124,7 +124,7 @@ def test_prometheus_scrapes_counters_equal_to_the_events_made():
     assert hist and list(hist.values())[0] >= 1, hist
     lost = prom.query("tcpship_lost_events_total")
     assert {dict(k)["reason"] for k in lost} == {"lost_kernel", "missed_runs", "malformed",
-                                                 "nomem", "flow_table_full"}
+                                                 "nomem", "flow_table_full", "close_unseen"}
     assert all(v == 0 for v in lost.values()), lost
 
     def walked():
