@@ -46,7 +46,8 @@ Columns:
                 per connection; the peers: see their Tracer entries)
   lost rep.     lost as the tracer itself reports it, worst run. tcpship:
                 lost_kernel + missed_runs (hook runs the kernel skipped) +
-                malformed + nomem + every sink's undelivered events;
+                malformed + nomem + every sink's undelivered events +
+                closes_unseen (closes the kernel never showed to BPF);
                 bpftrace: its "Lost N events"; bcc: "Possibly lost N
                 samples"
   lost truth    expected minus shipped, per event type, worst run: lost
@@ -396,10 +397,14 @@ def count_tcpship(run):
                    missed_runs=main.get("missed_runs", 0),
                    lost_user=main.get("malformed", 0) + main.get("nomem", 0) +
                    sum(per_sink.values()),
-                   lost_sinks=per_sink, flow_table_full=main.get("flow_table_full", 0))
-        res["lost_reported"] = res["lost_kernel"] + res["missed_runs"] + res["lost_user"]
+                   lost_sinks=per_sink, flow_table_full=main.get("flow_table_full", 0),
+                   closes_unseen=main.get("closes_unseen", 0))
+        # closes_unseen: closes the kernel never showed to BPF, counted when
+        # their socket's address is reused (README: "The closes the kernel hides")
+        res["lost_reported"] = (res["lost_kernel"] + res["missed_runs"] + res["lost_user"] +
+                                res["closes_unseen"])
         res["lost_detail"] = (f"kernel {res['lost_kernel']}, missed_runs {res['missed_runs']}, "
-                              f"user {res['lost_user']}")
+                              f"user {res['lost_user']}, closes_unseen {res['closes_unseen']}")
     truth = run["truth"]
     path = run["out_path"]
     if "stdout" not in (sinks or {"stdout": 1}) and run.get("collector"):
