@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The identity caches (ident.h). Two small intrusive hash tables keyed by
- * a u64 (a pid, a cgroup id): what glib or a generic table would give, in
- * thirty lines, without a dependency for one data structure.
+ * The identity caches (ident.h): two small intrusive hash tables keyed by a
+ * u64 (a pid, a cgroup id), thirty lines rather than glib for one structure.
  */
 #include "ident.h"
 
@@ -32,8 +31,7 @@
 #define SWEEP_NS (5ULL * 1000000000ULL)
 #define META_RETRY_NS (10ULL * 1000000000ULL)
 #define CID_SLOTS 1024		/* community ids remembered: a flow's events share one */
-/* room in a line for the identity keys (TS_LINE_MAX holds the rest) */
-#define EXE_JSON_MAX 1536
+#define EXE_JSON_MAX 1536	/* room in a line for the identity keys (TS_LINE_MAX the rest) */
 #define CG_JSON_MAX 3584
 
 struct proc {
@@ -48,6 +46,7 @@ struct proc {
 	char *json;		/* ,"process_start":"..": and exe_json; made at first use */
 	size_t json_len;
 	bool has_start;		/* json starts with process_start */
+	uint64_t start_wall_ns;	/* the wall time in json: every shape shows that one */
 };
 
 struct cg {
@@ -506,6 +505,7 @@ static void proc_render(struct proc *p, uint64_t start_wall_ns)
 		p->json[48] = '"';
 		n = 49;
 		p->has_start = true;
+		p->start_wall_ns = start_wall_ns;
 	}
 	if (p->exe_json) {
 		memcpy(p->json + n, p->exe_json, p->exe_json_len);
@@ -767,6 +767,7 @@ void ts_ident_lookup(struct ts_ident_ctx *c, const struct ts_hdr *h, int64_t boo
 		if (p && p->json) {
 			out->proc_json = p->json;
 			out->proc_json_len = p->json_len;
+			out->start_wall_ns = p->start_wall_ns;	/* as rendered */
 			if (p->has_start)
 				out->start_str = p->json + 18;
 		}
