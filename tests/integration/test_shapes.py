@@ -293,11 +293,12 @@ def make_run():
         missing = [i for i, (p, n) in enumerate(wanted) if not have(p, n)]
         ts.stop()
         # the runner keeps ~2 KB: what explains the miss goes first
-        near = [e for e in tail.events if e.get("dport") == TIMEOUT_PORT or
-                e.get("pid") == gt["timeout"]["pid"]]
-        raise AssertionError(f"{ex}: wanted[{missing}] missing; stderr: "
-                             f"{ts.stderr[-600:]}; timeout port events: {near[-4:]}; "
-                             f"gt={gt}")
+        near = [(e["type"], e["seq"], e.get("pid"), e.get("sport"), e.get("dport"),
+                 e.get("error"), e["time"][11:]) for e in tail.events
+                if e.get("dport") == TIMEOUT_PORT or e.get("pid") == gt["timeout"]["pid"]]
+        raise AssertionError(f"{ex}: wanted[{missing}] missing; timeout trigger "
+                             f"{gt['timeout']}, its port's events {near[-8:]}; stderr: "
+                             f"{ts.stderr[-500:]}")
     r.exit_rc = ts.stop()
     r.exit_totals, r.exit_sinks = ts.exit_line()
     for s in SHAPES:
