@@ -36,6 +36,7 @@
 #define DNS_PORT	53
 #define ETH_P_IP	0x0800
 #define ETH_P_IPV6	0x86DD
+#define EEXIST		17	/* the map update refused: the key is there */
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -24,7 +24,8 @@ static __always_inline int on_accept(const struct sock *sk, __u32 probe)
 		flow_set_owner(f, &t);
 	} else if ((state = BPF_CORE_READ(sk, __sk_common.skc_state)) != TCP_CLOSE) {
 		/* SYN_RECV: a Fast Open child, its handshake not done yet */
-		flow_start(sk, &t, FLOW_ESTABLISHED | (state == TCP_SYN_RECV ? FLOW_EARLY : 0));
+		flow_start(sk, &t, FLOW_ESTABLISHED | (state == TCP_SYN_RECV ? FLOW_EARLY : 0), 0,
+			   false);
 	}
 	/* else: reset while it sat in the accept queue; its close is already
 	 * out (without a pid), and a flow entry now would never be removed */

@@ -485,46 +485,35 @@ static __always_inline void emit_plain(__u32 type, __u32 probe, const struct soc
 	submit(e);
 }
 
-static __always_inline void flow_fill(struct flow *f, const struct task_info *t, __u32 flags,
-				      __u64 handshake_ns)
-{
-	f->start_ns = bpf_ktime_get_boot_ns();
-	f->handshake_ns = handshake_ns;
-	f->flags = flags;
-	if (t && t->known)
-		flow_set_owner(f, t);
-}
-
-static __always_inline void flow_start(const struct sock *sk, const struct task_info *t,
-				       __u32 flags)
-{
-	__u64 key = (__u64)sk;
-	struct flow f = {};
-
-	flow_fill(&f, t, flags, 0);
-	if (bpf_map_update_elem(&flows, &key, &f, BPF_ANY))
-		count(TS_CNT_FLOW_FULL);
-}
-
 /*
- * A flow for a socket that has only just begun (its SYN goes out, or its
- * handshake completes in the kernel). An entry already under that address
- * belongs to an earlier socket at the same memory whose CLOSE the kernel
- * never showed to BPF (README: "The closes the kernel hides"): its close
- * is lost, and counted here; the new socket must not inherit its start,
- * owner or direction.
+ * A flow entry for sk. fresh: the socket has only just begun (its SYN goes
+ * out, or its handshake completes in the kernel), so an entry already under
+ * that address belongs to an earlier socket at the same memory whose CLOSE
+ * the kernel never showed to BPF (README: "The closes the kernel hides"):
+ * its close is lost, and counted; the new socket must not inherit its
+ * start, owner or direction.
  */
-static __always_inline void flow_start_new(const struct sock *sk, const struct task_info *t,
-					   __u32 flags, __u64 handshake_ns)
+static __always_inline void flow_start(const struct sock *sk, const struct task_info *t,
+				       __u32 flags, __u64 handshake_ns, bool fresh)
 {
 	__u64 key = (__u64)sk;
 	struct flow f = {};
+	long err;
 
-	flow_fill(&f, t, flags, handshake_ns);
-	if (!bpf_map_update_elem(&flows, &key, &f, BPF_NOEXIST))
-		return;
-	if (bpf_map_lookup_elem(&flows, &key))
+	f.start_ns = bpf_ktime_get_boot_ns();
+	f.handshake_ns = handshake_ns;
+	f.flags = flags;
+	if (t && t->known)
+		flow_set_owner(&f, t);
+	if (fresh) {
+		err = bpf_map_update_elem(&flows, &key, &f, BPF_NOEXIST);
+		if (err != -EEXIST) {
+			if (err)
+				count(TS_CNT_FLOW_FULL);
+			return;
+		}
 		count(TS_CNT_CLOSE_UNSEEN);
+	}
 	if (bpf_map_update_elem(&flows, &key, &f, BPF_ANY))
 		count(TS_CNT_FLOW_FULL);
 }

@@ -14,7 +14,7 @@ static __always_inline int on_connect(const struct sock *sk, __u32 probe)
 	struct task_info t;
 
 	task_current(&t);
-	flow_start_new(sk, &t, FLOW_ACTIVE | FLOW_EMITTED, 0);
+	flow_start(sk, &t, FLOW_ACTIVE | FLOW_EMITTED, 0, true);
 	emit_plain(TS_CONNECT, probe, sk, &t, NULL, false);	/* before the SYN: no latency yet */
 	return 0;
 }

@@ -188,7 +188,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 			struct task_conn *c;
 
 			task_current(&t);
-			flow_start_new(sk, &t, FLOW_ACTIVE, 0);
+			flow_start(sk, &t, FLOW_ACTIVE, 0, true);
 			c = bpf_task_storage_get(&connecting, bpf_get_current_task_btf(), 0,
 						 BPF_LOCAL_STORAGE_GET_F_CREATE);
 			if (c)
@@ -214,7 +214,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 				f->handshake_ns = hs;
 				__sync_fetch_and_or(&f->flags, FLOW_ESTABLISHED);
 			} else {
-				flow_start_new(sk, NULL, FLOW_ESTABLISHED, hs);
+				flow_start(sk, NULL, FLOW_ESTABLISHED, hs, true);
 			}
 		}
 		return 0;
